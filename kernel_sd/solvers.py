@@ -1,0 +1,215 @@
+"""The Lagrange multiplier ``c`` of the constrained fit, from the constraint level ε.
+
+[MFB20] fit ``f`` in the RKHS of ``k`` subject to ``(1/K) Σ_k (f(x_k) − y_k)² <= ε``.
+The solution is ``f(X) = G (cI + G)^{-1} y`` with ``c > 0`` the root of
+
+    φ(c) = Σ_k (c / (c + d_k))² s_k + s_⊥ = Kε,        s_k = ‖z_k‖², z = Vᵀ y,
+
+where ``s_⊥`` is the energy of ``y`` outside the span of ``V`` (0 on the exact
+path). ``φ`` increases from the null-space energy ``φ(0+)`` to ``‖y‖²``, so:
+
+- ``‖y‖² <= Kε`` (to a relative 16 ulps): the fit is ``f = 0`` (*collapse*,
+  ``c = +inf``);
+- ``φ(0+) >= Kε``: no ``c > 0`` satisfies the constraint (*infeasible*);
+- otherwise a unique root exists.
+
+The root finder is safeguarded Newton in ``u = log c`` inside a guaranteed
+bracket (derived bounds ``d_min/(r' − 1) <= c <= d_max/(r' − 1)``), jittable
+and vmappable over ε, with a status code instead of exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from kernel_sd import _validate
+from kernel_sd.spectral import Spectrum
+
+__all__ = [
+    "MultiplierResult",
+    "multiplier",
+    "targets_in_eigenbasis",
+    "raise_for_status",
+    "STATUS_OK",
+    "STATUS_COLLAPSED",
+    "STATUS_INFEASIBLE",
+    "STATUS_NOT_CONVERGED",
+    "MAX_ITERATIONS",
+]
+
+STATUS_OK = 0
+STATUS_COLLAPSED = 1
+STATUS_INFEASIBLE = 2
+STATUS_NOT_CONVERGED = 3
+
+MAX_ITERATIONS = 100
+"""Newton/bisection steps before giving up (bisection alone needs ~60 in float64)."""
+
+
+class MultiplierResult(NamedTuple):
+    """Root of ``φ(c) = Kε`` and how it was found."""
+
+    c: Array
+    """() multiplier ``c``; ``+inf`` on collapse, 0 when infeasible (never NaN)."""
+    status: Array
+    """() int: 0 ok, 1 collapsed (``‖y‖² <= Kε``), 2 infeasible, 3 not converged."""
+    iterations: Array
+    """() Newton/bisection steps taken."""
+    null_energy: Array
+    """() ``φ(0+)``: energy of the targets on the numerical null space of ``G``."""
+
+
+def _residual_terms(d: Array, s: Array, s_perp: Array, c: Array):
+    """``φ(c)``, ``ψ(c) = ‖y‖² − φ(c)`` and ``w(c) = dφ/d(log c)``, all cancellation-free.
+
+    With ``a = c/(c + d)`` and ``b = d/(c + d)`` (so ``a + b = 1``):
+    ``φ = s_⊥ + Σ s a²``, ``ψ = Σ s b (1 + a)``, ``w = 2 Σ s a² b``.
+    """
+    a = c / (c + d)
+    b = d / (c + d)
+    phi = s_perp + jnp.sum(s * a * a)
+    psi = jnp.sum(s * b * (1.0 + a))
+    w = 2.0 * jnp.sum(s * a * a * b)
+    return phi, psi, w
+
+
+@jax.jit
+def _multiplier_core(
+    d: Array, s: Array, s_perp: Array, keps: Array
+) -> MultiplierResult:
+    """Solve ``φ(c) = keps`` for eigenvalues ``d >= 0`` and energies ``s >= 0``."""
+    dtype = d.dtype
+    eps = jnp.finfo(dtype).eps
+    tiny = jnp.finfo(dtype).tiny
+    keps = jnp.asarray(keps, dtype)
+    s_perp = jnp.asarray(s_perp, dtype)
+
+    total = s_perp + jnp.sum(s)
+    on_range = (d > 0) & (s > 0)
+    null = total - jnp.sum(jnp.where(on_range, s, 0.0))
+    # ‖y‖² is known to a few ulps only (it is computed as ‖Vᵀ y‖²): at the boundary
+    # ‖y‖² ≈ Kε the root would be ~1/eps_machine times d_max, i.e. a fit of round-off.
+    collapsed = total <= keps * (1.0 + 16.0 * eps)
+    infeasible = (~collapsed) & (null >= keps)
+    active = ~(collapsed | infeasible)
+
+    # Bracket: (c/(c+d_max))² R <= Kε − null <= (c/(c+d_min))² R, R = energy on range.
+    r_prime = jnp.sqrt(jnp.maximum(total - null, tiny) / jnp.maximum(keps - null, tiny))
+    gap = jnp.maximum(r_prime - 1.0, tiny)
+    d_lo = jnp.min(jnp.where(on_range, d, jnp.inf))
+    d_hi = jnp.max(jnp.where(on_range, d, 0.0))
+    # On inactive problems substitute a harmless bracket so the loop stays finite.
+    lo = jnp.where(active, jnp.log(d_lo / gap), 0.0)
+    hi = jnp.where(active, jnp.log(d_hi / gap), 0.0)
+
+    # Newton on log φ when Kε is the smaller half of ‖y‖², else on −log ψ: both are
+    # nearly linear in log c at the ends of the bracket, and neither cancels.
+    use_phi = keps <= 0.5 * total
+    log_target = jnp.where(
+        use_phi, jnp.log(keps), jnp.log(jnp.maximum(total - keps, tiny))
+    )
+    tol = 64.0 * eps
+
+    def F(u):
+        phi, psi, w = _residual_terms(d, s, s_perp, jnp.exp(u))
+        val = jnp.where(use_phi, jnp.log(phi) - log_target, log_target - jnp.log(psi))
+        slope = w / jnp.where(use_phi, phi, psi)
+        return val, slope
+
+    def cond(state):
+        _, _, _, it, done = state
+        return (~done) & (it < MAX_ITERATIONS)
+
+    def body(state):
+        u, lo, hi, it, _ = state
+        f, df = F(u)
+        at_root = jnp.abs(f) <= 4.0 * eps  # F is at round-off: u is as good as it gets
+        lo = jnp.where(f < 0, u, lo)
+        hi = jnp.where(f > 0, u, hi)
+        newton = u - f / df
+        inside = jnp.isfinite(newton) & (newton >= lo) & (newton <= hi)
+        u_new = jnp.where(at_root, u, jnp.where(inside, newton, 0.5 * (lo + hi)))
+        scale = jnp.maximum(1.0, jnp.abs(u))
+        done = at_root | (jnp.abs(u_new - u) <= tol * scale) | (hi - lo <= tol * scale)
+        return u_new, lo, hi, it + 1, done
+
+    u0 = 0.5 * (lo + hi)
+    state = (u0, lo, hi, jnp.asarray(0), ~active | (hi - lo <= tol))
+    u, _, _, iters, done = jax.lax.while_loop(cond, body, state)
+
+    c = jnp.where(collapsed, jnp.inf, jnp.where(infeasible, 0.0, jnp.exp(u)))
+    status = jnp.where(
+        collapsed,
+        STATUS_COLLAPSED,
+        jnp.where(
+            infeasible,
+            STATUS_INFEASIBLE,
+            jnp.where(done, STATUS_OK, STATUS_NOT_CONVERGED),
+        ),
+    )
+    return MultiplierResult(c=c, status=status, iterations=iters, null_energy=null)
+
+
+def targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
+    """``z = Vᵀ y`` and ``s_⊥ = ‖y‖² − ‖z‖²`` (0 when ``V`` spans everything)."""
+    z = spec.eigvecs.T @ y
+    if spec.complete:
+        return z, jnp.zeros((), y.dtype)
+    return z, jnp.maximum(jnp.sum(y * y) - jnp.sum(z * z), 0.0)
+
+
+def raise_for_status(status: int, null_energy: float, n: int, eps: float) -> None:
+    """Turn a failure status of the root finder into an exception that says the fix."""
+    if status == STATUS_INFEASIBLE:
+        floor_eps = null_energy / n
+        raise ValueError(
+            f"`eps`={eps:g} is infeasible: the targets' energy on the numerical null "
+            f"space of G alone gives (1/K)·residual = {floor_eps:.6g} >= eps, so no "
+            f"c > 0 satisfies the constraint. Use eps > {floor_eps:.6g}, a smoother "
+            "or wider kernel (larger lengthscale), or add jitter to the inputs."
+        )
+    if status == STATUS_NOT_CONVERGED:
+        raise RuntimeError(
+            f"The multiplier search did not converge in {MAX_ITERATIONS} steps "
+            f"(eps={eps:g}); please report this problem with its data."
+        )
+
+
+def multiplier(spec: Spectrum, y: Array, *, eps: float) -> MultiplierResult:
+    """Multiplier ``c`` of the fit ``min R(f) s.t. (1/K)‖f(X) − y‖² <= ε``  [MFB20].
+
+    Solves ``φ(c) = Σ_k (c z_k / (c + d_k))² = Kε`` with ``z = Vᵀ y`` (summing
+    over columns for multi-output ``y``) to relative accuracy ~1e-13 in float64.
+
+    Args:
+        spec: spectrum of ``G = k(X, X)/K`` from :func:`kernel_sd.spectrum`.
+        y: ``(K,)`` or ``(K, q)`` targets.
+        eps: the constraint level ``ε > 0``.
+
+    Returns:
+        A :class:`MultiplierResult`; ``c = +inf`` when ``‖y‖² <= Kε`` (the fit is 0).
+
+    Raises:
+        ValueError: bad arguments, or ε infeasible (the null-space residual alone
+            exceeds ``Kε``).
+
+    Examples:
+        >>> import jax.numpy as jnp, kernel_sd as ksd
+        >>> X = jnp.linspace(0.0, 1.0, 8)[:, None]
+        >>> spec = ksd.spectrum(ksd.kernels.RBF(lengthscale=0.3), X)
+        >>> res = ksd.multiplier(spec, jnp.sin(6.0 * X[:, 0]), eps=0.01)
+        >>> int(res.status), bool(res.c > 0)
+        (0, True)
+    """
+    n = spec.n_train
+    y = _validate.targets("y", y, n, spec.eigvals.dtype)
+    eps = _validate.positive_scalar("eps", eps)
+    z, s_perp = targets_in_eigenbasis(spec, y)
+    s = z * z if z.ndim == 1 else jnp.sum(z * z, axis=1)
+    res = _multiplier_core(spec.eigvals, s, s_perp, n * eps)
+    raise_for_status(int(res.status), float(res.null_energy), n, eps)
+    return res
