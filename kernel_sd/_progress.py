@@ -1,0 +1,36 @@
+"""A dependency-free progress bar for long command-line runs (written to stderr)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+__all__ = ["progress"]
+
+T = TypeVar("T")
+
+
+def progress(
+    items: Iterable[T], *, total: int | None = None, desc: str = ""
+) -> Iterator[T]:
+    """Yield ``items`` while drawing ``desc [#####.....] i/N  elapsed`` on stderr.
+
+    On a terminal the bar redraws in place; otherwise (logs, CI) one line is
+    printed per item so the log shows where a long run is.
+    """
+    items = list(items) if total is None and not hasattr(items, "__len__") else items
+    total = len(items) if total is None else total  # type: ignore[arg-type]
+    tty = sys.stderr.isatty()
+    start = time.perf_counter()
+    width = 24
+    for i, item in enumerate(items, start=1):
+        yield item
+        elapsed = time.perf_counter() - start
+        filled = int(width * i / max(total, 1))
+        line = f"{desc} [{'#' * filled}{'.' * (width - filled)}] {i}/{total}  {elapsed:6.1f}s"
+        sys.stderr.write(("\r" + line) if tty else line + "\n")
+        sys.stderr.flush()
+    if tty:
+        sys.stderr.write("\n")
