@@ -1,0 +1,166 @@
+"""Benchmark: exact self-distillation traces against their natural baselines.
+
+For n in {1000, 2000, 4000} and T = 10 rounds of the constrained form, measures
+
+(a) full trace (Gram + eigh + all rounds + predictions) / (Gram + one LAPACK eigh);
+(b) per-round refit baseline / kernel-sd, where the baseline is what a user
+    without the eigenbasis writes: for each round, brentq on φ(c) with a
+    Cholesky solve of (cI + G) at every evaluation, then one more solve to fit;
+(c) a 64-value ε sweep (one compiled call) / a single trace.
+
+Timings are warm (after one compiling call), the median of ``--repeats`` runs;
+the compile time of the first call is reported separately.
+
+Usage:
+    python experiments/benchmarks/bench_distill.py            # full table
+    python experiments/benchmarks/bench_distill.py --quick    # n = 300, seconds
+
+Machine of the recorded table: see experiments/benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+import scipy.optimize  # noqa: E402
+
+import kernel_sd as ksd  # noqa: E402
+
+ROUNDS = 10  # T
+P = 3  # input dimension
+NOISE = 0.3  # label noise std
+EPS = 0.01  # constraint level: all T = 10 rounds stay active (no collapse) at these n
+KERNEL = ksd.kernels.Matern(nu=1.5, lengthscale=0.5)
+N_SWEEP = 64  # ε values in (c)
+
+
+def problem(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, size=(n, P))
+    y = np.sin(2.0 * X[:, 0]) * np.cos(X[:, 1]) + NOISE * rng.standard_normal(n)
+    return jnp.asarray(X), jnp.asarray(y)
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(first-call seconds, median warm seconds) of ``fn()`` (blocks on the result)."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        runs.append(time.perf_counter() - t0)
+    return first, statistics.median(runs)
+
+
+def refit_baseline(G: np.ndarray, y: np.ndarray, eps: float, rounds: int):
+    """Per-round refits with Cholesky solves inside brentq (no eigenbasis reuse)."""
+    n = G.shape[0]
+    eye = np.eye(n)
+    cs, yt = [], y.copy()
+    for _ in range(rounds):
+        if yt @ yt <= n * eps:
+            cs.append(np.inf)
+            yt = np.zeros_like(yt)
+            continue
+
+        def residual(c, yt=yt):
+            # y − f = c (cI + G)^{-1} y
+            return c * scipy.linalg.cho_solve(scipy.linalg.cho_factor(c * eye + G), yt)
+
+        def phi(c, residual=residual):
+            r = residual(c)
+            return r @ r - n * eps
+
+        # Same accuracy as kernel-sd: relative 1e-12 (brentq's default absolute
+        # xtol=2e-12 would stop at ~1e-7 relative error for c ~ 1e-5).
+        c = scipy.optimize.brentq(phi, 1e-10, 1e6, xtol=1e-300, rtol=1e-12)
+        cs.append(c)
+        yt = yt - residual(c)
+    return np.array(cs), yt
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="n = 300 only, 1 repeat")
+    parser.add_argument(
+        "--skip-baseline", action="store_true", help="skip (b), the slow refits"
+    )
+    args = parser.parse_args(argv)
+    sizes = [300] if args.quick else args.sizes
+    repeats = 1 if args.quick else args.repeats
+
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.system()}; jax {jax.__version__} on {jax.devices()[0].platform}; "
+        f"python {platform.python_version()}"
+    )
+    print(
+        f"# kernel {type(KERNEL).__name__}(nu={KERNEL.nu}, lengthscale={KERNEL.lengthscale}), "
+        f"p = {P}, T = {ROUNDS}, eps = {EPS}, float64, warm median of {repeats}"
+    )
+    header = (
+        f"{'n':>6} {'gram+eigh s':>12} {'trace s':>9} {'(a) ratio':>10} "
+        f"{'refit s':>9} {'(b) speed-up':>13} {'sweep64 s':>10} {'(c) ratio':>10} "
+        f"{'compile s':>10} {'rounds':>7} {'max |dc|/c':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        X, y = problem(n)
+
+        def gram_eigh(X=X):
+            G = ksd.gram(KERNEL, X) / X.shape[0]
+            return jnp.linalg.eigh(G)
+
+        def trace(X=X, y=y):
+            return ksd.self_distill(KERNEL, X, y, eps=EPS, rounds=ROUNDS).train_pred
+
+        eps_grid = np.geomspace(EPS, 0.5 * float(y @ y) / n, N_SWEEP)
+
+        def sweep(X=X, y=y, eps_grid=eps_grid):
+            return ksd.self_distill_sweep(
+                KERNEL, X, y, eps=eps_grid, rounds=ROUNDS
+            ).train_pred
+
+        _, t_base = timed(gram_eigh, repeats)
+        first, t_trace = timed(trace, repeats)
+        _, t_sweep = timed(sweep, repeats)
+        tr = ksd.self_distill(KERNEL, X, y, eps=EPS, rounds=ROUNDS)
+        active = tr.collapse_round if tr.collapse_round >= 0 else ROUNDS
+        if args.skip_baseline:
+            t_refit, speedup, dc = float("nan"), float("nan"), float("nan")
+        else:
+            G = np.asarray(ksd.gram(KERNEL, X)) / n
+            t0 = time.perf_counter()
+            c_ref, _ = refit_baseline(G, np.asarray(y), EPS, ROUNDS)
+            t_refit = time.perf_counter() - t0
+            speedup = t_refit / t_trace
+            ok = np.isfinite(c_ref)
+            dc = float(np.max(np.abs(np.asarray(tr.c)[ok] - c_ref[ok]) / c_ref[ok]))
+        print(
+            f"{n:>6} {t_base:>12.3f} {t_trace:>9.3f} {t_trace / t_base:>10.3f} "
+            f"{t_refit:>9.2f} {speedup:>12.1f}x {t_sweep:>10.3f} {t_sweep / t_trace:>10.3f} "
+            f"{first - t_trace:>10.2f} {active:>7d} {dc:>11.1e}"
+        )
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
