@@ -1,18 +1,37 @@
-"""Built-in regression problems: the [MFB20] toy points and noisy sinusoids.
+"""Built-in problems: the [MFB20] toy points, noisy sinusoids and two real data sets.
 
-Every generator is deterministic given its ``seed`` and returns a
-:class:`Dataset` of NumPy float64 arrays (convert with ``jnp.asarray``).
+Every loader is deterministic given its ``seed`` and returns a :class:`Dataset`
+of NumPy arrays (convert with ``jnp.asarray``). The real data sets are bundled
+with the package (no download, no scikit-learn needed at run time):
+
+- ``digits``: 1797 8×8 handwritten digits (UCI "Optical Recognition of
+  Handwritten Digits", as distributed by scikit-learn's ``load_digits``);
+- ``diabetes``: 442 patients, 10 baseline variables, disease progression after
+  one year (Efron et al. 2004, as distributed by scikit-learn's ``load_diabetes``).
 """
 
 from __future__ import annotations
 
+import functools
+import pathlib
 from typing import NamedTuple
 
 import numpy as np
 
 from kernel_sd import _validate
 
-__all__ = ["Dataset", "mobahi_toy", "sinusoid", "MOBAHI_TOY_X", "MOBAHI_TOY_Y"]
+__all__ = [
+    "Dataset",
+    "mobahi_toy",
+    "sinusoid",
+    "digits",
+    "diabetes",
+    "one_hot",
+    "MOBAHI_TOY_X",
+    "MOBAHI_TOY_Y",
+]
+
+_DATA_DIR = pathlib.Path(__file__).resolve().parent / "_data"
 
 # The 11 toy points of [MFB20], as published with a third-party reimplementation
 # (Borup & Andersen, `self_distillation`, toy_example.ipynb) that states they are
@@ -29,16 +48,16 @@ MOBAHI_TOY_Y = np.array(
 
 
 class Dataset(NamedTuple):
-    """A regression problem with a clean target on a test grid."""
+    """A train/test problem."""
 
     X: np.ndarray
     """(n, p) training inputs."""
     y: np.ndarray
-    """(n,) noisy training targets."""
+    """(n,) training targets (noisy values, or integer class labels)."""
     X_test: np.ndarray
     """(m, p) test inputs (a dense grid for 1-D problems)."""
     y_test: np.ndarray
-    """(m,) the clean target function at ``X_test``."""
+    """(m,) test targets: the clean function for synthetic problems, labels for digits."""
     name: str
     """Short description for titles and tables."""
 
@@ -89,3 +108,79 @@ def sinusoid(
         y_test=_sin2pi(grid),
         name=f"sin(2πx) + N(0, {noise:g}²), n = {n}, seed {seed}",
     )
+
+
+@functools.cache
+def _load(name: str) -> dict[str, np.ndarray]:
+    with np.load(_DATA_DIR / f"{name}.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def _split(n_total: int, n_train: int | None, test_fraction: float, seed: int):
+    """Shuffled train/test indices (test = the last ``test_fraction`` of a permutation)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction!r}.")
+    perm = np.random.default_rng(seed).permutation(n_total)
+    n_test = int(round(test_fraction * n_total))
+    train, test = perm[: n_total - n_test], perm[n_total - n_test :]
+    if n_train is not None:
+        n_train = _validate.positive_int("n_train", n_train)
+        if n_train > train.size:
+            raise ValueError(
+                f"`n_train`={n_train} exceeds the {train.size} training points available "
+                f"with test_fraction={test_fraction}."
+            )
+        train = train[:n_train]
+    return train, test
+
+
+def digits(
+    n_train: int | None = None, *, seed: int = 0, test_fraction: float = 0.3
+) -> Dataset:
+    """Handwritten digits 0–9: ``X`` (n, 64) pixel intensities scaled to [0, 1], ``y`` labels.
+
+    Args:
+        n_train: use only this many training points (default: all ~1258).
+        seed: seed of the shuffled train/test split.
+        test_fraction: share of the 1797 images held out for testing.
+
+    Returns:
+        A :class:`Dataset` with integer labels in ``y``/``y_test``; use
+        :func:`one_hot` for ℓ2-regression targets.
+    """
+    raw = _load("digits")
+    X = raw["images"].astype(np.float64) / 16.0
+    labels = raw["target"].astype(np.int64)
+    train, test = _split(X.shape[0], n_train, test_fraction, seed)
+    return Dataset(
+        X=X[train], y=labels[train], X_test=X[test], y_test=labels[test],
+        name=f"digits (8x8), {train.size} train / {test.size} test, seed {seed}",
+    )  # fmt: skip
+
+
+def diabetes(
+    n_train: int | None = None, *, seed: int = 0, test_fraction: float = 0.3
+) -> Dataset:
+    """Diabetes progression regression: 10 standardised features, standardised target.
+
+    Features and target are standardised with the training split's mean and
+    standard deviation (so the test split sees no test statistics).
+    """
+    raw = _load("diabetes")
+    X, y = raw["data"], raw["target"]
+    train, test = _split(X.shape[0], n_train, test_fraction, seed)
+    mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
+    ym, ys = y[train].mean(), y[train].std()
+    return Dataset(
+        X=(X[train] - mu) / sd, y=(y[train] - ym) / ys,
+        X_test=(X[test] - mu) / sd, y_test=(y[test] - ym) / ys,
+        name=f"diabetes, {train.size} train / {test.size} test, seed {seed}",
+    )  # fmt: skip
+
+
+def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
+    """``(n,)`` integer labels -> ``(n, classes)`` float64 one-hot rows."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"`labels` must be 1-D integers in [0, {classes}).")
+    return np.eye(classes)[labels]
