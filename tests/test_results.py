@@ -1,0 +1,31 @@
+"""Results on disk: round trip, atomic replacement, resume by parameters."""
+
+import json
+
+import numpy as np
+
+from kernel_sd import results
+
+
+def test_round_trip_and_done(tmp_path):
+    params = {"eps": 0.05, "rounds": 8, "grid": np.array([1.0, 2.0])}
+    path = results.write(
+        tmp_path, "part", params=params, numbers={"best": np.int64(2), "c": [0.1, np.inf]},
+        arrays={"c": np.array([0.1, np.inf])}, seed=3,
+    )  # fmt: skip
+    doc = json.loads(path.read_text())
+    assert doc["meta"]["seed"] == 3 and "jax" in doc["meta"]["versions"]
+    rec = results.load(tmp_path, "part")
+    assert rec.numbers == {"best": 2, "c": [0.1, "inf"]}
+    np.testing.assert_array_equal(rec.arrays["c"], [0.1, np.inf])
+    assert results.done(tmp_path, "part", params)
+    assert not results.done(tmp_path, "part", {**params, "eps": 0.1})
+    assert not results.done(tmp_path, "part", params, "missing.png")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_incomplete_record_is_not_done(tmp_path):
+    results.write(tmp_path, "p", params={}, numbers={}, arrays={"a": np.zeros(2)})
+    (tmp_path / "p.npz").unlink()
+    assert results.load(tmp_path, "p") is None
+    assert results.load(tmp_path, "absent") is None
