@@ -103,6 +103,27 @@ class DistillTrace:
         return int(first) if first.ndim == 0 else first
 
     @property
+    def coefficients(self) -> Array:
+        """(T, r) or (T, r, q) ``α_t = (c_t I + D)^{-1} z_t``: ``f_t(x) = g_xᵀ V α_t``.
+
+        With ``W = features(kernel, X, X_new, spectrum)`` (rows ``g_xᵀ V``), the
+        round-``t`` predictions at new points are ``W @ coefficients[t]``.
+        """
+        c = self.c[..., None]
+        lead = (1,) * (c.ndim - 1)  # explicit broadcasting over rounds (and sweeps)
+        d = self.spectrum.eigvals.reshape(lead + (-1,))
+        ones = jnp.ones_like(self.shrinkage[..., :1, :])
+        prev = jnp.concatenate([ones, self.shrinkage[..., :-1, :]], axis=-2)  # A_{t-1}
+        denom = c + d
+        inv = jnp.where(
+            jnp.isfinite(c) & (denom > 0), 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0
+        )
+        scale = prev * inv
+        if self.z0.ndim == 1:
+            return scale * self.z0.reshape(lead + (-1,))
+        return scale[..., None] * self.z0.reshape(lead + self.z0.shape)
+
+    @property
     def effective_dimension(self) -> Array:
         """(T,) effective number of basis functions ``Σ_k A_t[k]``."""
         return jnp.sum(self.shrinkage, axis=-1)

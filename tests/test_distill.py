@@ -252,3 +252,15 @@ def test_quiet_on_a_healthy_problem(problem):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ksd.self_distill(KERNEL, X, y, eps=0.1, rounds=3, X_test=Xt)
+
+
+def test_coefficients_reproduce_test_predictions(problem):
+    X, y, Xt, G, Gt = problem
+    tr = ksd.self_distill(KERNEL, X, y, eps=0.1, rounds=5, X_test=Xt)
+    W = np.asarray(ksd.features(KERNEL, X, Xt, tr.spectrum))
+    pred = np.einsum("mr,tr->tm", W, np.asarray(tr.coefficients))
+    np.testing.assert_allclose(pred, tr.test_pred, rtol=0, atol=1e-13)
+    Y = np.stack([y, -y], axis=1)
+    tr2 = ksd.self_distill(KERNEL, X, Y, lam=1e-3, rounds=2, X_test=Xt)
+    pred2 = np.einsum("mr,trq->tmq", W, np.asarray(tr2.coefficients))
+    np.testing.assert_allclose(pred2, tr2.test_pred, rtol=0, atol=1e-13)
