@@ -2,13 +2,16 @@
 
 Subcommands:
 
-- ``distill``: self-distillation on a built-in problem; per-round table + figure.
-- ``spectrum``: eigenvalues of ``k(X, X)/K`` for a kernel on a built-in problem.
+- ``distill``: self-distillation on a built-in problem or a user's file; per-round
+  table, figure and results on disk.
+- ``spectrum``: eigenvalues of ``k(X, X)/K``: table, figure and results on disk.
 - ``verify``: check every registered theorem on many random instances.
 - ``reproduce``: regenerate a paper's figures (runs ``experiments/<name>/run.py``).
+- ``bench``: the benchmark of ``experiments/benchmarks/bench_distill.py``.
 
 The CLI enables float64 (``jax_enable_x64``) before any computation: every
-number it prints is a float64 result.
+number it prints is a float64 result. User mistakes (bad arguments, infeasible
+ε, unreadable files) are reported in one line with exit code 2, no traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser", "make_kernel", "KERNEL_NAMES"]
+__all__ = ["main", "build_parser", "make_kernel", "experiments_dir", "KERNEL_NAMES"]
 
 KERNEL_NAMES = (
     "rbf", "laplace", "matern12", "matern32", "matern52", "poly", "linear",
@@ -51,30 +54,44 @@ def make_kernel(name: str, lengthscale: float):
 def _problem(args):
     from kernel_sd import data
 
+    if args.input:
+        return data.load_file(
+            args.input, test_fraction=args.test_fraction, seed=args.seed
+        )
     if args.data == "toy":
         return data.mobahi_toy()
     return data.sinusoid(args.n, noise=args.noise, seed=args.seed)
+
+
+def _problem_params(args) -> dict:
+    keys = (
+        "input",
+        "test_fraction",
+        "data",
+        "n",
+        "noise",
+        "seed",
+        "kernel",
+        "lengthscale",
+    )
+    return {k: getattr(args, k) for k in keys}
 
 
 def _cmd_distill(args) -> int:
     import numpy as np
 
     import kernel_sd as ksd
-    from kernel_sd import plotting
+    from kernel_sd import plotting, results
 
-    if (args.eps is None) == (args.lam is None):
+    if args.eps is None and args.lam is None:
         args.eps = 0.05
     ds = _problem(args)
     kernel = make_kernel(args.kernel, args.lengthscale)
+    has_test = ds.X_test.shape[0] > 0
     trace = ksd.self_distill(
-        kernel,
-        ds.X,
-        ds.y,
-        eps=args.eps,
-        lam=args.lam,
-        rounds=args.rounds,
-        X_test=ds.X_test,
-    )
+        kernel, ds.X, ds.y, eps=args.eps, lam=args.lam, rounds=args.rounds,
+        X_test=ds.X_test if has_test else None,
+    )  # fmt: skip
     form = f"eps = {args.eps:g}" if args.eps is not None else f"lam = {args.lam:g}"
     print(f"{ds.name}; kernel {args.kernel} (lengthscale {args.lengthscale:g}); {form}")
     spec = trace.spectrum
@@ -82,10 +99,12 @@ def _cmd_distill(args) -> int:
         f"spectrum: d_max = {float(spec.eigvals[0]):.4g}, numerical rank "
         f"{int(spec.rank)}/{spec.n_train}, noise floor {float(spec.noise_floor):.2e}"
     )
-    train = np.asarray(trace.train_pred)
-    test = np.asarray(trace.test_pred)
-    train_mse = np.mean((train - ds.y) ** 2, axis=1)
-    test_mse = np.mean((test - ds.y_test) ** 2, axis=1)
+    train_mse = np.mean((np.asarray(trace.train_pred) - ds.y[None, :]) ** 2, axis=1)
+    test_mse = (
+        np.mean((np.asarray(trace.test_pred) - ds.y_test[None, :]) ** 2, axis=1)
+        if has_test
+        else np.full(trace.rounds, np.nan)
+    )
     eff = np.asarray(trace.effective_dimension)
     header = f"{'round':>5}  {'c_t':>12}  {'train MSE':>10}  {'test MSE':>10}  {'sum_k A_t[k]':>12}"
     print(header)
@@ -96,26 +115,41 @@ def _cmd_distill(args) -> int:
         print(
             f"{t:>5}  {c_txt:>12}  {train_mse[t]:>10.5f}  {test_mse[t]:>10.5f}  {eff[t]:>12.4f}"
         )
-    best = int(np.argmin(test_mse))
-    print(
-        f"best round by test MSE (to the clean target): {best} ({test_mse[best]:.5f})"
-    )
+    best = int(np.argmin(test_mse)) if has_test else -1
+    if has_test:
+        target = "the clean target" if not args.input else "held-out targets"
+        print(f"best round by test MSE (to {target}): {best} ({test_mse[best]:.5f})")
     cr = trace.collapse_round
-    print(
-        f"collapse round: {cr if cr >= 0 else 'none within ' + str(trace.rounds) + ' rounds'}"
-    )
+    print(f"collapse round: {cr if cr >= 0 else f'none within {trace.rounds} rounds'}")
+
+    out = pathlib.Path(args.out)
+    figures = []
     if not args.no_figure:
-        fig = plotting.plot_fits(
-            trace,
-            ds.X,
-            ds.y,
-            ds.X_test,
-            ds.y_test,
-            title=f"Self-distillation rounds ({args.kernel}, {form})",
-        )
-        out = pathlib.Path(args.out) / "distill_fits.png"
-        plotting.save(fig, out)
-        print(f"figure: {out}")
+        if ds.X.shape[1] == 1 and has_test and not args.input:
+            fig = plotting.plot_fits(
+                trace, ds.X, ds.y, ds.X_test, ds.y_test,
+                title=f"Self-distillation rounds ({args.kernel}, {form})",
+            )  # fmt: skip
+            figures += plotting.save(fig, out / "distill_fits.png")
+        fig = plotting.plot_rounds(trace, train_mse, test_mse if has_test else None)
+        figures += plotting.save(fig, out / "distill_rounds.png")
+    params = {
+        **_problem_params(args),
+        "eps": args.eps,
+        "lam": args.lam,
+        "rounds": args.rounds,
+    }
+    numbers = {
+        "c": trace.c, "train_mse": train_mse, "test_mse": test_mse,
+        "effective_dimension": eff, "collapse_round": cr, "best_round": best,
+    }  # fmt: skip
+    arrays = {"c": trace.c, "train_pred": trace.train_pred, "shrinkage": trace.shrinkage,
+              "eigvals": spec.eigvals}  # fmt: skip
+    if has_test:
+        arrays["test_pred"] = trace.test_pred
+    path = results.write(out, "distill", params=params, numbers=numbers, arrays=arrays,
+                         seed=args.seed)  # fmt: skip
+    print("wrote: " + ", ".join([*figures, str(path), str(path.with_suffix(".npz"))]))
     return 0
 
 
@@ -123,6 +157,7 @@ def _cmd_spectrum(args) -> int:
     import numpy as np
 
     import kernel_sd as ksd
+    from kernel_sd import plotting, results
 
     ds = _problem(args)
     spec = ksd.spectrum(make_kernel(args.kernel, args.lengthscale), ds.X)
@@ -137,20 +172,34 @@ def _cmd_spectrum(args) -> int:
     share = np.cumsum(d) / d.sum()
     for i in range(min(args.top, d.size)):
         print(f"{i:>5}  {d[i]:>12.6e}  {share[i]:>16.6f}")
+    out = pathlib.Path(args.out)
+    written = (
+        []
+        if args.no_figure
+        else plotting.save(plotting.plot_spectrum(spec), out / "spectrum.png")
+    )
+    path = results.write(
+        out, "spectrum", params=_problem_params(args),
+        numbers={"rank": spec.rank, "noise_floor": spec.noise_floor,
+                 "n_clamped": spec.n_clamped, "condition_number": spec.condition_number},
+        arrays={"eigvals": spec.eigvals}, seed=args.seed,
+    )  # fmt: skip
+    print("wrote: " + ", ".join([*written, str(path)]))
     return 0
 
 
 def _cmd_verify(args) -> int:
-    from kernel_sd import theory
+    from kernel_sd import results, theory
     from kernel_sd._progress import progress
 
+    if not theory.statements():
+        raise UsageError("no statements are registered")
     names = args.statement or None
     if args.paper:
         names = [s.name for s in theory.statements(args.paper)]
-    if not theory.statements():
-        raise UsageError("no statements are registered")
+    instances = 50 if args.quick else args.instances
     rows = theory.verify(
-        args.instances,
+        instances,
         seed=args.seed,
         names=names,
         progress=None
@@ -158,22 +207,23 @@ def _cmd_verify(args) -> int:
         else (lambda it, n, d: progress(it, total=n, desc=d)),
     )
     width = max(len(r.name) for r in rows)
-    header = (
-        f"{'statement':<{width}}  {'paper':<8}  {'instances':>9}  {'checks':>8}  "
-        f"{'violations':>10}  {'worst slack':>11}"
-    )
+    header = (f"{'statement':<{width}}  {'paper':<8}  {'instances':>9}  {'checks':>8}  "
+              f"{'violations':>10}  {'worst slack':>11}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(
-            f"{r.name:<{width}}  {r.paper:<8}  {r.instances:>9}  {r.checks:>8}  "
-            f"{r.violations:>10}  {r.worst_slack:>11.3e}"
-        )
+        print(f"{r.name:<{width}}  {r.paper:<8}  {r.instances:>9}  {r.checks:>8}  "
+              f"{r.violations:>10}  {r.worst_slack:>11.3e}")  # fmt: skip
     bad = sum(r.violations for r in rows)
-    print(
-        f"{len(rows)} statements, {sum(r.checks for r in rows)} checks, {bad} violations "
-        f"(relative slack {theory.RTOL:g} allowed)"
-    )
+    print(f"{len(rows)} statements, {sum(r.checks for r in rows)} checks, {bad} violations "
+          f"(relative slack {theory.RTOL:g} allowed)")  # fmt: skip
+    path = results.write(
+        args.out, "verify",
+        params={"instances": instances, "seed": args.seed, "names": names},
+        numbers={"statements": [r._asdict() for r in rows], "violations": bad},
+        seed=args.seed,
+    )  # fmt: skip
+    print(f"wrote: {path}")
     return 1 if bad else 0
 
 
@@ -182,9 +232,16 @@ def experiments_dir() -> pathlib.Path:
     return pathlib.Path(__file__).resolve().parents[1] / "experiments"
 
 
-def _cmd_reproduce(args) -> int:
+def _run_script(path: pathlib.Path, argv: list[str]) -> int:
     import runpy
 
+    main_fn = runpy.run_path(
+        str(path), run_name=f"kernel_sd_script_{path.parent.name}"
+    )["main"]
+    return int(main_fn(argv) or 0)
+
+
+def _cmd_reproduce(args) -> int:
     root = experiments_dir()
     available = (
         sorted(p.parent.name for p in root.glob("*/run.py")) if root.is_dir() else []
@@ -201,101 +258,111 @@ def _cmd_reproduce(args) -> int:
                 f"unknown experiment {name!r}; choose from: all, {', '.join(available)}"
             )
     for name in names:
-        main_fn = runpy.run_path(
-            str(root / name / "run.py"), run_name=f"experiments.{name}"
-        )["main"]
-        argv = ["--out", args.out] + (["--quick"] if args.quick else [])
-        code = int(main_fn(argv) or 0)
+        argv = ["--out", args.out, "--seed", str(args.seed)] + (
+            ["--quick"] if args.quick else []
+        )
+        code = _run_script(root / name / "run.py", argv)
         if code:
             return code
     return 0
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
+def _cmd_bench(args) -> int:
+    script = experiments_dir() / "benchmarks" / "bench_distill.py"
+    if not script.is_file():
+        raise UsageError(f"{script} not found; `bench` runs from a source checkout.")
+    argv = ["--out", args.out] + (["--quick"] if args.quick else [])
+    if args.sizes:
+        argv += ["--sizes", *map(str, args.sizes)]
+    if args.skip_baseline:
+        argv.append("--skip-baseline")
+    return _run_script(script, argv)
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
+def _number(kind, check, what):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not check(v):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return v
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a finite number > 0")
+_nonneg_float = _number(float, lambda v: 0 <= v < float("inf"), "a finite number >= 0")
+_fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+_positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
 
 
 def _add_problem_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data",
-        choices=("sinusoid", "toy"),
-        default="sinusoid",
-        help="built-in problem: noisy sin(2πx) samples (default) or the "
-        "11 points of Mobahi et al. 2020",
-    )
-    p.add_argument(
+    g = p.add_argument_group("problem")
+    g.add_argument("--data", choices=("sinusoid", "toy"), default="sinusoid",
+                   help="built-in problem: noisy sin(2πx) samples (default) or the "
+                        "11 points of Mobahi et al. 2020")  # fmt: skip
+    g.add_argument("--input", metavar="FILE",
+                   help="your own data instead: .npz with arrays X (n, p) and y (n,), or "
+                        ".csv with inputs in the leading columns and the target last")  # fmt: skip
+    g.add_argument("--test-fraction", type=_fraction, default=0.0,
+                   help="with --input: share of rows held out as a test set (default 0)")  # fmt: skip
+    g.add_argument(
         "--n",
         type=_positive_int,
         default=40,
         help="training points for --data sinusoid (default 40)",
     )
-    p.add_argument(
+    g.add_argument(
         "--noise",
         type=_nonneg_float,
         default=0.4,
         help="label noise std for --data sinusoid (default 0.4)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument(
         "--kernel", choices=KERNEL_NAMES, default="rbf", help="kernel (default rbf)"
     )
-    p.add_argument(
-        "--lengthscale",
-        type=_positive_float,
-        default=0.08,
-        help="kernel lengthscale (default 0.08, i.e. exp(-78 |x-z|^2) for rbf)",
-    )
+    g.add_argument("--lengthscale", type=_positive_float, default=0.08,
+                   help="kernel lengthscale (default 0.08, i.e. exp(-78 |x-z|^2) for rbf)")  # fmt: skip
+
+
+def _sub(sub, name, help, description, examples):
+    return sub.add_parser(
+        name, help=help, description=description,
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kernel-sd`` (exposed for documentation and tests)."""
+    from kernel_sd import __version__
+
     parser = argparse.ArgumentParser(
         prog="kernel-sd",
         description="Kernel self-distillation as spectral filters (float64 throughout).",
-        epilog="Examples:\n  kernel-sd distill --rounds 8\n"
-        "  kernel-sd distill --data toy --eps 0.01 --rounds 10\n"
-        "  kernel-sd spectrum --kernel laplace --lengthscale 0.2",
+        epilog="examples:\n  kernel-sd distill --rounds 8\n  kernel-sd verify --quick\n"
+               "  kernel-sd reproduce all\n\nRun 'kernel-sd COMMAND --help' for a command's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument(
+        "--version", action="version", version=f"kernel-sd {__version__}"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser(
-        "distill",
-        help="self-distillation rounds on a built-in problem: table + figure",
-        description="Run self-distillation rounds (constrained form with --eps, or "
-        "penalised with --lam), print c_t, train/test MSE and the effective "
-        "number of basis functions per round, and save the fits per round.",
-        epilog="Examples:\n  kernel-sd distill --rounds 8\n"
-        "  kernel-sd distill --data toy --eps 0.01 --rounds 10\n"
-        "  kernel-sd distill --lam 1e-3 --kernel matern32 --lengthscale 0.2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _sub(
+        sub, "distill", "self-distillation rounds: table, figures, results",
+        "Run self-distillation rounds (constrained form with --eps, or penalised with "
+        "--lam), print c_t, train/test MSE and the effective number of basis functions "
+        "per round, and write the figures and the numbers (distill.json, distill.npz) "
+        "into --out.",
+        ["kernel-sd distill --rounds 8",
+         "kernel-sd distill --data toy --eps 0.01 --rounds 10",
+         "kernel-sd distill --lam 1e-3 --kernel matern32 --lengthscale 0.2",
+         "kernel-sd distill --input mydata.csv --test-fraction 0.2 --kernel laplace --lengthscale 1"],
+    )  # fmt: skip
     _add_problem_args(p)
     form = p.add_mutually_exclusive_group()
     form.add_argument(
@@ -313,38 +380,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rounds", type=_positive_int, default=8, help="rounds T (default 8)"
     )
-    p.add_argument(
-        "--out", default="figures", help="folder for the figure (default figures/)"
-    )
-    p.add_argument("--no-figure", action="store_true", help="print the table only")
+    p.add_argument("--out", default="figures", help="output folder (default figures/)")
+    p.add_argument("--no-figure", action="store_true", help="skip the figures")
     p.set_defaults(func=_cmd_distill)
 
-    p = sub.add_parser(
-        "spectrum",
-        help="eigenvalues of k(X, X)/K on a built-in problem",
-        description="Print the top eigenvalues of G = k(X, X)/K with the noise floor, "
-        "numerical rank and condition number.",
-    )
+    p = _sub(
+        sub, "spectrum", "eigenvalues of k(X, X)/K: table, figure, results",
+        "Print the top eigenvalues of G = k(X, X)/K with the noise floor, numerical rank "
+        "and condition number; write spectrum.png and spectrum.json/.npz into --out.",
+        ["kernel-sd spectrum --kernel laplace --lengthscale 0.2",
+         "kernel-sd spectrum --input mydata.npz --kernel rbf --lengthscale 2 --top 30"],
+    )  # fmt: skip
     _add_problem_args(p)
     p.add_argument("--top", type=_positive_int, default=15, help="eigenvalues to list")
+    p.add_argument("--out", default="figures", help="output folder (default figures/)")
+    p.add_argument("--no-figure", action="store_true", help="skip the figure")
     p.set_defaults(func=_cmd_spectrum)
 
-    p = sub.add_parser(
-        "verify",
-        help="check every registered theorem on random instances",
-        description="Draw random problems (kernels, bandwidths, data, eps, spectra of "
-        "controlled condition), check every registered statement of the two "
-        "papers, and print statement / instances / violations / worst slack. "
+    p = _sub(
+        sub, "verify", "check every registered theorem on random instances",
+        "Draw random problems (kernels, bandwidths, data, eps, spectra of controlled "
+        "condition), check every registered statement of the two papers, and print "
+        "statement / instances / violations / worst slack; write verify.json into --out. "
         "Exits 1 on any violation.",
-        epilog="Examples:\n  kernel-sd verify\n  kernel-sd verify --instances 100 --paper MFB20",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        ["kernel-sd verify", "kernel-sd verify --quick",
+         "kernel-sd verify --instances 100 --paper MFB20"],
+    )  # fmt: skip
     p.add_argument(
         "--instances",
         type=_positive_int,
         default=1000,
         help="random instances per statement (default 1000)",
     )
+    p.add_argument("--quick", action="store_true", help="50 instances per statement")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--paper", choices=("MFB20", "NMBMK23"), help="only this paper's statements"
@@ -352,23 +420,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--statement", action="append", help="only this statement (repeatable)"
     )
+    p.add_argument("--out", default="figures", help="output folder (default figures/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser(
-        "reproduce",
-        help="regenerate a paper's figures into figures/",
-        description="Run experiments/<name>/run.py (from a source checkout) and write its "
-        "figures (PNG and PDF) into --out.",
-        epilog="Examples:\n  kernel-sd reproduce all\n  kernel-sd reproduce mobahi2020 --quick",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _sub(
+        sub, "reproduce", "regenerate a paper's figures into figures/",
+        "Run experiments/<name>/run.py (from a source checkout) and write its figures "
+        "(PNG and PDF) and numbers (JSON, npz) into --out; finished parts are skipped "
+        "when their parameters are unchanged.",
+        ["kernel-sd reproduce all", "kernel-sd reproduce mobahi2020 --quick --out /tmp/figs"],
+    )  # fmt: skip
     p.add_argument("name", help="experiment name (a folder of experiments/) or 'all'")
     p.add_argument("--out", default="figures", help="output folder (default figures/)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
-        "--quick", action="store_true", help="small, fast version (smoke test)"
+        "--quick", action="store_true", help="small, fast version (under a minute)"
     )
     p.set_defaults(func=_cmd_reproduce)
+
+    p = _sub(
+        sub, "bench", "benchmark the exact path against a per-round refit baseline",
+        "Time full traces against Gram + eigh, against per-round Cholesky refits, and "
+        "64-value eps sweeps (experiments/benchmarks/bench_distill.py); print the table "
+        "and write bench_distill.json into --out.",
+        ["kernel-sd bench --quick", "kernel-sd bench --sizes 1000 2000"],
+    )  # fmt: skip
+    p.add_argument(
+        "--sizes",
+        type=_positive_int,
+        nargs="+",
+        help="n values (default 1000 2000 4000)",
+    )
+    p.add_argument("--quick", action="store_true", help="n = 300 only")
+    p.add_argument(
+        "--skip-baseline", action="store_true", help="skip the slow refit baseline"
+    )
+    p.add_argument("--out", default="figures", help="output folder (default figures/)")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
@@ -387,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, UsageError) as err:
         print(f"kernel-sd {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"kernel-sd {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,7 @@ __all__ = [
     "digits",
     "diabetes",
     "one_hot",
+    "load_file",
     "MOBAHI_TOY_X",
     "MOBAHI_TOY_Y",
 ]
@@ -184,3 +185,62 @@ def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
     if labels.ndim != 1 or labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"`labels` must be 1-D integers in [0, {classes}).")
     return np.eye(classes)[labels]
+
+
+def load_file(path, *, test_fraction: float = 0.0, seed: int = 0) -> Dataset:
+    """A user's data set from ``.npz`` (arrays ``X`` and, optionally, ``y``) or ``.csv``.
+
+    A CSV file has one row per point, the inputs in the leading columns and the
+    target in the last column (a first line that is not numeric is taken as a
+    header). With ``test_fraction > 0`` a shuffled share of the rows is held out.
+    Files without a target (``.npz`` without ``y``) get ``y = 0`` (enough for
+    spectra).
+
+    Raises:
+        ValueError: unreadable file, wrong suffix, non-numeric or non-finite values.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"`--input` file {str(path)!r} does not exist.")
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            if "X" not in f.files:
+                raise ValueError(f"{path} has no array named 'X' (found {f.files}).")
+            X = np.asarray(f["X"], dtype=np.float64)
+            y = (
+                np.asarray(f["y"], dtype=np.float64)
+                if "y" in f.files
+                else np.zeros(len(X))
+            )
+    elif path.suffix == ".csv":
+        text = path.read_text().splitlines()
+        try:
+            float(text[0].split(",")[0])
+            skip = 0
+        except (ValueError, IndexError):
+            skip = 1
+        try:
+            table = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+        except ValueError as err:
+            raise ValueError(f"{path}: not a numeric CSV table ({err}).") from None
+        if table.shape[1] < 2:
+            raise ValueError(f"{path}: need input column(s) and a last target column.")
+        X, y = table[:, :-1], table[:, -1]
+    else:
+        raise ValueError(f"`--input` must be a .npz or .csv file, got {path.name!r}.")
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(
+            f"{path}: X must be (n, p) and y (n,), got {X.shape} and {y.shape}."
+        )
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{path} contains NaN or inf.")
+    if test_fraction > 0:
+        train, test = _split(X.shape[0], None, test_fraction, seed)
+    else:
+        train, test = np.arange(X.shape[0]), np.arange(0)
+    return Dataset(
+        X=X[train], y=y[train], X_test=X[test], y_test=y[test],
+        name=f"{path.name}: {train.size} train / {test.size} test",
+    )  # fmt: skip

@@ -24,6 +24,8 @@ __all__ = [
     "new_figure",
     "round_colors",
     "plot_fits",
+    "plot_rounds",
+    "plot_spectrum",
     "save",
 ]
 
@@ -141,3 +143,83 @@ def save(fig: Figure, path, *, pdf: bool = False) -> list[str]:
             fig.savefig(path.with_suffix(".pdf"))
             written.append(str(path.with_suffix(".pdf")))
     return written
+
+
+def plot_rounds(
+    trace: DistillTrace,
+    train_error: np.ndarray,
+    test_error: np.ndarray | None = None,
+    *,
+    error_label: str = "MSE",
+    title: str = "Self-distillation: error and complexity per round",
+) -> Figure:
+    """Errors per round (left) and the effective number of basis functions (right).
+
+    Args:
+        trace: a :class:`DistillTrace`.
+        train_error: ``(T,)`` training error per round.
+        test_error: optional ``(T,)`` test error per round.
+        error_label: y-axis label of the left panel.
+    """
+    rounds = np.arange(trace.rounds)
+    fig, axes = new_figure(2, 1)
+    with style():
+        ax = axes[0, 0]
+        ax.plot(rounds, train_error, "o-", label="train")
+        if test_error is not None and np.size(test_error):
+            ax.plot(rounds, test_error, "s-", label="test")
+            best = int(np.argmin(test_error))
+            ax.axvline(best, color="0.5", ls=":", lw=1, label=f"best round ({best})")
+        cr = trace.collapse_round
+        if cr >= 0:
+            ax.axvspan(
+                cr - 0.5, trace.rounds - 0.5, color="0.9", label="collapsed (f = 0)"
+            )
+        errs = np.concatenate(
+            [
+                np.ravel(train_error),
+                np.ravel(test_error if test_error is not None else []),
+            ]
+        )
+        errs = errs[np.isfinite(errs) & (errs > 0)]
+        if errs.size and errs.max() > 10 * errs.min():
+            ax.set_yscale("log")  # over-fitted early rounds would flatten the rest
+        ax.set(xlabel="round t", ylabel=error_label, title=title)
+        ax.legend(frameon=False)
+        ax = axes[0, 1]
+        ax.plot(rounds, np.asarray(trace.effective_dimension), "o-", color=OKABE_ITO[2])
+        ax.set(
+            xlabel="round t",
+            ylabel="Σ_k A_t[k]",
+            title="Effective number of basis functions",
+        )
+    return fig
+
+
+def plot_spectrum(spec, *, title: str = "Eigenvalues of G = k(X, X)/K") -> Figure:
+    """Eigenvalues ``d_k`` (log scale) with the noise floor, and their cumulative share."""
+    d = np.asarray(spec.eigvals)
+    k = np.arange(d.size)
+    fig, axes = new_figure(2, 1)
+    with style():
+        ax = axes[0, 0]
+        pos = d > 0
+        ax.semilogy(k[pos], d[pos], ".", ms=3, label="d_k")
+        ax.axhline(
+            float(spec.noise_floor),
+            color=OKABE_ITO[3],
+            ls="--",
+            lw=1,
+            label=f"noise floor ({int(spec.n_clamped)} below, set to 0)",
+        )
+        ax.set(xlabel="eigen-index k (descending)", ylabel="d_k", title=title)
+        ax.legend(frameon=False)
+        ax = axes[0, 1]
+        ax.plot(k, np.cumsum(d) / d.sum())
+        ax.set(
+            xlabel="number of top eigendirections",
+            ylabel="share of trace(G)",
+            title="Cumulative share of the spectrum",
+            ylim=(0, 1.02),
+        )
+    return fig

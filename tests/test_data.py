@@ -42,7 +42,9 @@ def test_bundled_diabetes_equal_sklearn():
 
 
 def test_one_hot_and_bad_split():
-    np.testing.assert_array_equal(data.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(
+        data.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]]
+    )
     with pytest.raises(ValueError, match="labels"):
         data.one_hot(np.array([3]), 3)
     with pytest.raises(ValueError, match="n_train"):

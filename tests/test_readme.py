@@ -16,8 +16,14 @@ def _blocks(lang):
 def test_readme_opens_with_the_two_commands_ci_runs():
     setup, test = _blocks("bash")[0].strip().splitlines()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert setup.startswith('python -m pip install -e ".[test]"') and "kernel-sd distill" in setup
-    assert 'python -m pip install --quiet -e ".[test]" && kernel-sd distill --rounds 8' in ci
+    assert (
+        setup.startswith('python -m pip install -e ".[test]"')
+        and "kernel-sd distill" in setup
+    )
+    assert (
+        'python -m pip install --quiet -e ".[test]" && kernel-sd distill --rounds 8'
+        in ci
+    )
     assert test == "python -m pytest" and ci.rstrip().endswith(test)
 
 

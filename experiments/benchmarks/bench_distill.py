@@ -37,6 +37,7 @@ import scipy.linalg  # noqa: E402
 import scipy.optimize  # noqa: E402
 
 import kernel_sd as ksd  # noqa: E402
+from kernel_sd import results  # noqa: E402
 
 ROUNDS = 10  # T
 P = 3  # input dimension
@@ -101,6 +102,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--skip-baseline", action="store_true", help="skip (b), the slow refits"
     )
+    parser.add_argument("--out", default=None, help="write bench_distill.json here")
     args = parser.parse_args(argv)
     sizes = [300] if args.quick else args.sizes
     repeats = 1 if args.quick else args.repeats
@@ -121,6 +123,7 @@ def main(argv=None) -> int:
     )
     print(header)
     print("-" * len(header))
+    rows = []
     for n in sizes:
         X, y = problem(n)
 
@@ -159,6 +162,20 @@ def main(argv=None) -> int:
             f"{first - t_trace:>10.2f} {active:>7d} {dc:>11.1e}"
         )
         sys.stdout.flush()
+        rows.append({
+            "n": n, "gram_eigh_s": t_base, "trace_s": t_trace, "ratio_a": t_trace / t_base,
+            "refit_s": t_refit, "speedup_b": speedup, "sweep64_s": t_sweep,
+            "ratio_c": t_sweep / t_trace, "compile_s": first - t_trace,
+            "active_rounds": active, "max_rel_dc": dc,
+        })  # fmt: skip
+    if args.out:
+        params = {"sizes": sizes, "repeats": repeats, "rounds": ROUNDS, "eps": EPS,
+                  "skip_baseline": args.skip_baseline}  # fmt: skip
+        meta = {"machine": f"{platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} cores", "device": str(jax.devices()[0])}  # fmt: skip
+        path = results.write(args.out, "bench_distill", params=params,
+                             numbers={"rows": rows, **meta})  # fmt: skip
+        print(f"wrote: {path}")
     return 0
 
 
