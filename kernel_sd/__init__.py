@@ -8,6 +8,7 @@ the resulting traces; ``kernel-sd`` reproduces the papers' figures.
 """
 
 from kernel_sd import data as data
+from kernel_sd import dynamics as dynamics
 from kernel_sd import filters as filters
 from kernel_sd import kernels as kernels
 from kernel_sd import plotting as plotting
@@ -33,6 +34,7 @@ __all__ = [
     "Spectrum",
     "data",
     "distill_from_spectrum",
+    "dynamics",
     "features",
     "filters",
     "gram",

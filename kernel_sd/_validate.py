@@ -12,7 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["inputs", "targets", "positive_scalar", "positive_vector", "positive_int"]
+__all__ = [
+    "inputs",
+    "targets",
+    "square_matrix",
+    "positive_scalar",
+    "positive_vector",
+    "positive_int",
+]
 
 
 def inputs(name: str, X) -> Array:
@@ -45,6 +52,20 @@ def targets(name: str, y, n: int, dtype) -> Array:
     if not bool(jnp.all(jnp.isfinite(y))):
         raise ValueError(f"`{name}` contains NaN or inf; drop or impute those rows.")
     return y.astype(dtype)
+
+
+def square_matrix(name: str, G) -> Array:
+    """A non-empty, finite, floating square matrix ``(K, K)``."""
+    G = jnp.asarray(G)
+    if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must be a square (K, K) matrix, got shape {G.shape}."
+        )
+    if not jnp.issubdtype(G.dtype, jnp.floating):
+        G = G.astype(jnp.result_type(float))
+    if not bool(jnp.all(jnp.isfinite(G))):
+        raise ValueError(f"`{name}` contains NaN or inf.")
+    return G
 
 
 def positive_scalar(name: str, value, *, allow_zero: bool = False) -> float:

@@ -191,13 +191,7 @@ def spectrum_from_gram(
         ValueError: not square, not finite, not symmetric or not PSD beyond
             round-off.
     """
-    G = jnp.asarray(G)
-    if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
-        raise ValueError(f"`G` must be a square (K, K) matrix, got shape {G.shape}.")
-    if not jnp.issubdtype(G.dtype, jnp.floating):
-        G = G.astype(jnp.result_type(float))
-    if not bool(jnp.all(jnp.isfinite(G))):
-        raise ValueError("`G` contains NaN or inf.")
+    G = _validate.square_matrix("G", G)
     n = G.shape[0]
     scale = float(jnp.max(jnp.abs(G)))
     asym = float(jnp.max(jnp.abs(G - G.T)))
