@@ -16,6 +16,8 @@ All functions are pure, broadcast over their arguments and are jit/vmap safe.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax.numpy as jnp
 from jax import Array
 
@@ -26,6 +28,8 @@ __all__ = [
     "compose",
     "effective_dimension",
     "participation_ratio",
+    "Risk",
+    "planted_risk",
 ]
 
 
@@ -98,3 +102,34 @@ def participation_ratio(h: Array, axis: int = -1) -> Array:
     s1 = jnp.sum(h, axis=axis)
     s2 = jnp.sum(h * h, axis=axis)
     return jnp.where(s2 > 0, s1 * s1 / jnp.where(s2 > 0, s2, 1.0), 0.0)
+
+
+class Risk(NamedTuple):
+    """Expected training-set risk of a filter under a planted target, split in two."""
+
+    bias2: Array
+    """``(1/K) Σ_k (1 − h_k)² θ_k²``: the part of the clean target the fit misses."""
+    variance: Array
+    """``(σ²/K) Σ_k h_k²``: the noise the fit passes through."""
+    risk: Array
+    """``bias2 + variance = E (1/K) ‖f(X) − f_true(X)‖²``."""
+
+
+def planted_risk(h: Array, theta: Array, *, sigma: float, K: int) -> Risk:
+    """Exact risk of the fit ``V diag(h) Vᵀ y`` for ``y = f_true(X) + ξ``, ``ξ ~ N(0, σ² I)``.
+
+    ``θ = Vᵀ f_true(X)`` is the clean target in the eigenbasis; ``h`` must not
+    depend on the noise (a penalised ridge, gradient flow for a fixed time,
+    ...) and may carry leading axes (rounds, times). Entries of ``θ`` beyond
+    ``h``'s length (directions outside ``V``) are not fitted.
+
+    Derived: ``Vᵀ(V diag(h) Vᵀ y − f) = (h − 1) θ + h ⊙ Vᵀξ`` with ``Vᵀξ ~ N(0, σ² I)``;
+    the cross term has mean 0.
+    """
+    h = jnp.asarray(h)
+    theta = jnp.asarray(theta, h.dtype)
+    lead = (1,) * (h.ndim - 1)  # explicit broadcasting over leading axes
+    miss = 1.0 - h
+    bias2 = jnp.sum(miss * miss * theta.reshape(lead + theta.shape) ** 2, axis=-1) / K
+    variance = sigma**2 * jnp.sum(h * h, axis=-1) / K
+    return Risk(bias2, variance, bias2 + variance)

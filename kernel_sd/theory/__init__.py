@@ -31,3 +31,6 @@ __all__ = [
     "statements",
     "verify",
 ]
+
+from kernel_sd.theory import mobahi2020 as mobahi2020  # noqa: E402  (registers [MFB20])
+from kernel_sd.theory import nagarajan2023 as nagarajan2023  # noqa: E402  (registers statements)

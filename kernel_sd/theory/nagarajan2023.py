@@ -1,0 +1,527 @@
+"""[NMBMK23] in the eigenbasis: student/teacher ratios, exaggeration, denoising.
+
+Notation as in ``kernel_sd.dynamics``: ``G = k(X, X)/K = V diag(d) Vᵀ``; gradient
+flow from zero on ``(1/2K)‖f(X) − y‖²`` for time ``t`` has filter
+``h(t, d) = 1 − e^{−t d}``; a teacher trained for ``T`` and a student trained on its
+predictions for ``T'`` have filters ``h_T = h(T, ·)`` and ``h_S = h(T', ·) h_T``.
+
+Each statement is a pure function of a spectrum and hyper-parameters that returns
+:class:`~kernel_sd.theory.BoundCheck` rows; the *observed* side always comes from
+``kernel_sd.dynamics`` (or ``kernel_sd.distill``), the bound from the formula.
+Every statement is registered for ``kernel-sd verify`` with a sampler over random
+spectra of controlled condition number (``K`` in {8, 16, 32, 64}).
+
+References:
+    [NMBMK23] Nagarajan, Menon, Bhojanapalli, Mobahi & Kumar, "On student-teacher
+    deviations in distillation: does it pay to disobey?", NeurIPS 2023.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from kernel_sd import dynamics
+from kernel_sd.distill import distill_from_spectrum
+from kernel_sd.filters import ridge
+from kernel_sd.spectral import Spectrum, spectrum_from_eigen
+from kernel_sd.theory.registry import BoundCheck, Statement, bound, register
+
+__all__ = [
+    "Instance",
+    "student_teacher_ratio",
+    "exaggeration",
+    "single_crossing",
+    "top_heavy",
+    "ridge_two_rounds",
+    "equivalent_penalty",
+    "penalty_growth",
+    "GradientNoise",
+    "gradient_noise",
+    "gradient_denoising",
+    "expected_noise_energy",
+    "sample_instance",
+]
+
+_SIZES = (8, 16, 32, 64)
+"""Training-set sizes the samplers draw from (few shapes: few compilations)."""
+
+
+class Instance(NamedTuple):
+    """A random problem for the registry: a spectrum, times and noise."""
+
+    spec: Spectrum
+    """Planted spectrum of ``G`` (random orthonormal ``V``)."""
+    teacher_t: float
+    """Teacher's gradient-flow time ``T``."""
+    t: np.ndarray
+    """(S,) student times ``T'`` (or times along training)."""
+    j: int
+    """An eigen-index for the single-crossing statement."""
+    c: tuple[float, float]
+    """Two ridge multipliers ``c₁, c₂``."""
+    xi: np.ndarray
+    """(K,) a label-noise draw ``ξ ~ N(0, σ² I)``."""
+    sigma: float
+    """Noise level ``σ``."""
+    f_true: np.ndarray
+    """(K,) clean target values ``f_true(X)``."""
+
+
+def _h(fit) -> np.ndarray:
+    return np.asarray(fit.filter)
+
+
+def _zeros(spec: Spectrum) -> np.ndarray:
+    # Filters do not depend on the targets; zeros keep the prediction work trivial.
+    return np.zeros(spec.n_train)
+
+
+def _teacher_filter(spec: Spectrum, t) -> np.ndarray:
+    return _h(dynamics.teacher_flow(spec, _zeros(spec), t=t))
+
+
+def _student_filter(spec: Spectrum, teacher_t: float, t) -> np.ndarray:
+    return _h(dynamics.student_flow(spec, _zeros(spec), teacher_t=teacher_t, t=t))
+
+
+def student_teacher_ratio(
+    spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.ratio"
+) -> list[BoundCheck]:
+    """Per direction, student/teacher progress ``h_S/h_T = 1 − e^{−T' d_k}`` in (0, 1].
+
+    [NMBMK23] ``f_S = (1 − e^{−T' d_k})(1 − e^{−T d_k}) z_k`` against the teacher's
+    ``(1 − e^{−T d_k}) z_k``: the student keeps a fraction ``1 − e^{−T' d_k}`` of the
+    teacher along direction ``k``.
+
+    Derived: gradient flow is linear in its targets, whose coordinates are
+    ``h_T(d_k) z_k`` for the student.
+
+    Observed: ratio of the :func:`dynamics.student_flow` and
+    :func:`dynamics.teacher_flow` filters. Rows: the ratio equals the closed form
+    (lower = upper), and lies in [0, 1].
+    """
+    d = np.asarray(spec.eigvals)
+    hT = _teacher_filter(spec, teacher_t)[0]
+    hS = _student_filter(spec, teacher_t, t)
+    pos = hT > 0
+    rows = []
+    for i, ti in enumerate(np.atleast_1d(t)):
+        ratio = hS[i, pos] / hT[pos]
+        formula = -np.expm1(-ti * d[pos])  # [NMBMK23] h_S/h_T = 1 − e^{−T' d}
+        for k in range(ratio.size):
+            rows.append(
+                bound(
+                    name,
+                    f"h_S/h_T[{k}] (T'={ti:.3g})",
+                    formula[k],
+                    ratio[k],
+                    formula[k],
+                )
+            )
+        rows.append(bound(name, f"min h_S/h_T (T'={ti:.3g})", 0.0, ratio.min(), 1.0))
+    return rows
+
+
+def exaggeration(
+    spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.exaggeration"
+) -> list[BoundCheck]:
+    """The student departs from its teacher most along the bottom eigendirections.
+
+    [NMBMK23] With ``d_1 >= d_2 >= ...``: the ratio ``h_S/h_T`` is non-increasing
+    down the spectrum, and the student's profile normalised by the top direction
+    is below the teacher's: ``h_S(d_k)/h_S(d_1) <= h_T(d_k)/h_T(d_1)``.
+
+    Derived: ``h_S/h_T = 1 − e^{−T' d}`` increases with ``d``; dividing the two
+    normalised profiles gives ``(1 − e^{−T' d_k})/(1 − e^{−T' d_1}) <= 1``.
+    """
+    d = np.asarray(spec.eigvals)
+    pos = d > 0
+    hT = _teacher_filter(spec, teacher_t)[0, pos]
+    hS = _student_filter(spec, teacher_t, t)[:, pos]
+    rows = []
+    for i, ti in enumerate(np.atleast_1d(t)):
+        ratio = hS[i] / hT
+        for k in range(1, ratio.size):
+            rows.append(
+                bound(name, f"h_S/h_T[{k}] <= h_S/h_T[{k - 1}] (T'={ti:.3g})",
+                      -math.inf, ratio[k], ratio[k - 1])
+            )  # fmt: skip
+            rows.append(
+                bound(name, f"h_S[{k}]/h_S[0] <= h_T[{k}]/h_T[0] (T'={ti:.3g})",
+                      -math.inf, hS[i, k] / hS[i, 0], hT[k] / hT[0])
+            )  # fmt: skip
+    return rows
+
+
+def single_crossing(
+    spec: Spectrum,
+    *,
+    teacher_t: float,
+    t: float,
+    j: int,
+    name: str = "nagarajan2023.single_crossing",
+) -> list[BoundCheck]:
+    """Against a label-trained model matched along direction ``j``, one crossing.
+
+    [NMBMK23] (derived statement of papers.md §2) Let ``t*`` solve
+    ``1 − e^{−t* d_j} = h_S(d_j)``, i.e. ``t* = −log(1 − h_S(d_j))/d_j``. Then
+    ``h_S(d_k) < h(t*, d_k)`` for every ``d_k < d_j`` and ``h_S(d_k) > h(t*, d_k)``
+    for every ``d_k > d_j``.
+
+    Derived: ``h_S(d) <= h(s, d)`` iff ``ψ(d) := −log(1 − h_S(d))/d <= s``; ``ψ`` is
+    increasing in ``d`` (checked numerically on random cases, not proved here).
+    Observed: ``h_S`` from :func:`dynamics.student_flow`, the label-trained filter
+    from :func:`dynamics.teacher_flow` at time ``t*``.
+    """
+    d = np.asarray(spec.eigvals)
+    hS = _student_filter(spec, teacher_t, t)[0]
+    t_star = -math.log1p(-hS[j]) / d[j]
+    hL = _teacher_filter(spec, t_star)[0]
+    rows = [bound(name, f"h(t*, d_{j}) = h_S(d_{j})", hS[j], hL[j], hS[j])]
+    for k in range(d.size):
+        if d[k] <= 0 or k == j:
+            continue
+        if d[k] < d[j]:
+            rows.append(bound(name, f"h_S[{k}] <= h(t*)[{k}]", -math.inf, hS[k], hL[k]))
+        elif d[k] > d[j]:
+            rows.append(bound(name, f"h_S[{k}] >= h(t*)[{k}]", hL[k], hS[k], math.inf))
+    return rows
+
+
+def top_heavy(
+    spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.top_heavy"
+) -> list[BoundCheck]:
+    """At any time of its training the student is more top-heavy than a label model.
+
+    [NMBMK23] For each student time ``T'`` in ``t`` take the label-trained time
+    ``t*`` with the same progress along the top direction; then
+    ``h_S(d_k) <= h(t*, d_k)`` on every other direction (the single-crossing
+    statement with ``j = 1``), i.e. a smaller share of the fit below the top.
+    """
+    rows = []
+    for ti in np.atleast_1d(t):
+        rows += single_crossing(spec, teacher_t=teacher_t, t=float(ti), j=0, name=name)
+    return rows
+
+
+def ridge_two_rounds(
+    spec: Spectrum,
+    *,
+    c: tuple[float, float],
+    name: str = "nagarajan2023.ridge_two_rounds",
+) -> list[BoundCheck]:
+    """Two ridge rounds equal one ridge fit with penalty ``c₁ + c₂ + c₁c₂/d``.
+
+    Derived: ``d/(c₁ + d) · d/(c₂ + d) = d/(c₁ + c₂ + c₁c₂/d + d)`` (multiply out
+    the denominators). The penalty grows towards the bottom directions.
+    Observed: the round-1 shrinkage of :func:`kernel_sd.distill_from_spectrum`
+    with ``lam = c₁`` (both rounds ``c₁``) and the composed filters for ``c₁, c₂``.
+    """
+    d = np.asarray(spec.eigvals)
+    pos = d > 0
+    c1, c2 = c
+    tr = distill_from_spectrum(spec, np.ones(spec.n_train), lam=c1, rounds=2)
+    same = np.asarray(tr.shrinkage[1])[pos]
+    mixed = np.asarray(ridge(spec.eigvals, c1) * ridge(spec.eigvals, c2))[pos]
+    dp = d[pos]
+    pen_same = 2 * c1 + c1 * c1 / dp  # [NMBMK23] c₁ + c₂ + c₁c₂/d with c₂ = c₁
+    pen_mixed = c1 + c2 + c1 * c2 / dp  # [NMBMK23] c₁ + c₂ + c₁c₂/d
+    want_same = np.asarray(ridge(jnp.asarray(dp), jnp.asarray(pen_same)))
+    want_mixed = np.asarray(ridge(jnp.asarray(dp), jnp.asarray(pen_mixed)))
+    rows = []
+    for k in range(dp.size):
+        rows.append(
+            bound(name, f"A_1[{k}] (c₁=c₂)", want_same[k], same[k], want_same[k])
+        )
+        rows.append(
+            bound(name, f"h_1 h_2[{k}]", want_mixed[k], mixed[k], want_mixed[k])
+        )
+        if k:
+            rows.append(
+                bound(name, f"penalty[{k}] >= penalty[{k - 1}]",
+                      pen_mixed[k - 1], pen_mixed[k], math.inf)
+            )  # fmt: skip
+    return rows
+
+
+def equivalent_penalty(d, h) -> np.ndarray:
+    """Ridge penalty ``λ(d) = d (1 − h)/h``, so that ``d/(λ + d) = h`` (``+inf`` at h = 0).
+
+    Any filter ``0 < h <= 1`` is the ridge filter of an eigenvalue-dependent penalty
+    [NMBMK23] ("the student equals ridge regression with an eigenvalue-dependent
+    penalty").
+    """
+    d = np.asarray(d, dtype=float)
+    hv = np.asarray(h, dtype=float)
+    safe = np.where(hv > 0, hv, 1.0)
+    return np.where(hv > 0, d * (1.0 - hv) / safe, np.inf)
+
+
+def penalty_growth(
+    spec: Spectrum,
+    *,
+    teacher_t: float,
+    t,
+    name: str = "nagarajan2023.equivalent_penalty",
+) -> list[BoundCheck]:
+    """The student's equivalent ridge penalty exceeds the teacher's and grows downwards.
+
+    [NMBMK23] ``λ_S(d) = d (1 − h_S)/h_S`` with ``h_S = (1 − e^{−T'd})(1 − e^{−Td})``
+    satisfies ``λ_S(d_k) >= λ_T(d_k)`` and ``λ_S(d_k) >= λ_S(d_{k−1})`` for
+    ``d_k < d_{k−1}`` (the penalty grows towards the bottom directions).
+
+    Derived: ``h_S <= h_T`` gives the first; the second is checked numerically
+    here, not proved (``λ_T(d) = d/(e^{Td} − 1)`` is decreasing in ``d``).
+    """
+    d = np.asarray(spec.eigvals)
+    pos = d > 0
+    hT = _teacher_filter(spec, teacher_t)[0, pos]
+    hS = _student_filter(spec, teacher_t, t)[:, pos]
+    lamT = equivalent_penalty(d[pos], hT)
+    rows = []
+    for i, ti in enumerate(np.atleast_1d(t)):
+        lamS = equivalent_penalty(d[pos], hS[i])
+        # h = 1 in floating point (saturated top directions) makes λ = 0 exactly.
+        ok = np.isfinite(lamS) & np.isfinite(lamT) & (hS[i] < 1) & (hT < 1)
+        for k in np.flatnonzero(ok):
+            rows.append(
+                bound(name, f"λ_S[{k}] >= λ_T[{k}] (T'={ti:.3g})",
+                      lamT[k], lamS[k], math.inf)
+            )  # fmt: skip
+            if k and ok[k - 1]:
+                rows.append(
+                    bound(name, f"λ_S[{k}] >= λ_S[{k - 1}] (T'={ti:.3g})",
+                          lamS[k - 1], lamS[k], math.inf)
+                )  # fmt: skip
+    return rows
+
+
+class GradientNoise(NamedTuple):
+    """Noise component of the training gradient, label loss vs distillation loss."""
+
+    label: np.ndarray
+    """(S, r) eigen-coordinates of the label-loss gradient's noise part at each time."""
+    distill: np.ndarray
+    """(S, r) the same for the distillation loss (teacher trained for ``T``)."""
+    label_energy: np.ndarray
+    """(S,) ``(1/K) Σ_k d_k r_k²``: squared RKHS norm of the label gradient's noise part."""
+    distill_energy: np.ndarray
+    """(S,) the same for the distillation gradient."""
+
+
+def gradient_noise(spec: Spectrum, xi, *, teacher_t: float, t) -> GradientNoise:
+    """Noise part of the functional gradient along training, label vs distillation loss.
+
+    With ``y = f_true(X) + ξ`` everything is linear in the targets, so the noise part
+    of a model's gradient is the gradient of the same procedure run on ``ξ`` alone.
+    The functional gradient of ``(1/2K)‖f(X) − target‖²`` is ``g_·ᵀ r`` with residual
+    ``r = f(X) − target``; its squared RKHS norm is ``(1/K) rᵀ G r``. At time ``s``:
+
+    - label loss: ``r = f_s(X) − ξ``, coordinates ``−e^{−s d_k} ξ̃_k``;
+    - distillation: ``r = f_S,s(X) − f_T(X)``, coordinates ``−e^{−s d_k} h_T(d_k) ξ̃_k``.
+
+    The returned coordinates are those of ``G r`` (the gradient at the training
+    points): ``−d_k e^{−s d_k} ξ̃_k`` and ``−d_k e^{−s d_k} h_T ξ̃_k``  [NMBMK23]
+    (the distillation gradient is the label gradient with the label term's
+    components shrunk by ``1 − e^{−d_k T}``).
+
+    Args:
+        spec: spectrum of ``G``.
+        xi: ``(K,)`` noise draw ``ξ``.
+        teacher_t: teacher time ``T``.
+        t: ``(S,)`` times ``s`` along the student's (or label model's) training.
+    """
+    d = np.asarray(spec.eigvals)
+    V = np.asarray(spec.eigvecs)
+    xi = np.asarray(xi, dtype=float)
+    K = spec.n_train
+    f_lab = np.asarray(dynamics.teacher_flow(spec, xi, t=t).train_pred)  # (S, K)
+    teach = np.asarray(dynamics.teacher_flow(spec, xi, t=teacher_t).train_pred)[0]
+    f_st = np.asarray(
+        dynamics.student_flow(spec, xi, teacher_t=teacher_t, t=t).train_pred
+    )
+    r_lab = (f_lab - xi[None, :]) @ V  # eigen-coordinates of the residuals
+    r_dis = (f_st - teach[None, :]) @ V
+    g_lab = d[None, :] * r_lab
+    g_dis = d[None, :] * r_dis
+    e_lab = np.sum(d[None, :] * r_lab**2, axis=1) / K
+    e_dis = np.sum(d[None, :] * r_dis**2, axis=1) / K
+    return GradientNoise(g_lab, g_dis, e_lab, e_dis)
+
+
+def expected_noise_energy(d, *, sigma: float, teacher_t: float, t) -> tuple:
+    """``E`` of the gradient noise energies for ``ξ ~ N(0, σ² I)``  [NMBMK23].
+
+    Label loss ``(σ²/K) Σ_k d_k e^{−2 s d_k}``, distillation
+    ``(σ²/K) Σ_k d_k e^{−2 s d_k} (1 − e^{−d_k T})²``. At ``s = 0`` these are the
+    paper's ``σ² Σ d_k`` and ``σ² Σ d_k (1 − e^{−d_k T})²``; our extra ``1/K``
+    comes from the ``1/(2K)`` loss normalisation (differs from the paper only by
+    that constant).
+
+    Derived: ``E ξ̃_k² = σ²`` for orthonormal ``V``; insert in ``(1/K) Σ d_k r_k²``.
+
+    Returns:
+        ``(label, distill)``, each ``(S,)``.
+    """
+    d = np.asarray(d, dtype=float)
+    K = d.size
+    s = np.atleast_1d(np.asarray(t, dtype=float))[:, None]
+    decay = np.exp(-2.0 * s * d[None, :])
+    hT = -np.expm1(-teacher_t * d)[None, :]
+    lab = sigma**2 * np.sum(d[None, :] * decay, axis=1) / K
+    dis = sigma**2 * np.sum(d[None, :] * decay * hT**2, axis=1) / K
+    return lab, dis
+
+
+def gradient_denoising(
+    spec: Spectrum,
+    xi,
+    *,
+    teacher_t: float,
+    t,
+    sigma: float = 1.0,
+    name: str = "nagarajan2023.gradient_denoising",
+) -> list[BoundCheck]:
+    """The distillation gradient carries less label noise, per direction and in norm.
+
+    [NMBMK23] ``|distill_k| = (1 − e^{−d_k T}) |label_k| <= |label_k|`` at every time
+    ``s`` of training, hence ``distill_energy <= label_energy``, and the expected
+    energies (:func:`expected_noise_energy`) obey the same inequality.
+
+    Observed: :func:`gradient_noise` (models from ``kernel_sd.dynamics``, residuals
+    mapped through ``V``). Those residuals carry an absolute round-off of about
+    ``K · eps · ‖ξ‖``, which is added to the upper bounds (a tight case is
+    ``h_T ≈ 1``, where both sides are equal).
+    """
+    gn = gradient_noise(spec, xi, teacher_t=teacher_t, t=t)
+    d = np.asarray(spec.eigvals)
+    K = spec.n_train
+    delta = 10.0 * K * np.finfo(float).eps * float(np.linalg.norm(xi))
+    e_lab, e_dis = expected_noise_energy(d, sigma=sigma, teacher_t=teacher_t, t=t)
+    rows = []
+    for i, ti in enumerate(np.atleast_1d(t)):
+        lab, dis = np.abs(gn.label[i]), np.abs(gn.distill[i])
+        for k in range(d.size):
+            rows.append(
+                bound(name, f"|distill[{k}]| <= |label[{k}]| (s={ti:.3g})",
+                      -math.inf, dis[k], lab[k] + d[k] * delta)
+            )  # fmt: skip
+        r = np.abs(gn.label[i]) / np.where(d > 0, d, 1.0)
+        allowance = np.sum(d * (2 * r * delta + delta**2)) / K
+        rows.append(
+            bound(name, f"noise energy (s={ti:.3g})",
+                  -math.inf, gn.distill_energy[i], gn.label_energy[i] + allowance)
+        )  # fmt: skip
+        rows.append(
+            bound(
+                name,
+                f"expected noise energy (s={ti:.3g})",
+                -math.inf,
+                e_dis[i],
+                e_lab[i],
+            )
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------
+# samplers and registration
+
+
+def sample_instance(rng: np.random.Generator) -> Instance:
+    """A random problem: ``K`` in {8, 16, 32, 64}, condition number 10^U(0.5, 4).
+
+    Eigenvalues are log-spaced from ``1`` down to ``1/κ`` (times ``1/K``) with a
+    small random jitter (distinct values); ``V`` is a random orthonormal matrix.
+    Times satisfy ``T d_max, T' d_max`` in ``[0.05, 20]`` (log-uniform) so the top
+    filters stay below 1 in floating point.
+    """
+    K = int(rng.choice(_SIZES))
+    kappa = 10.0 ** rng.uniform(0.5, 4.0)
+    d = np.geomspace(1.0, 1.0 / kappa, K) * np.exp(rng.uniform(-0.05, 0.05, K)) / K
+    d = np.sort(d)[::-1]
+    V, _ = np.linalg.qr(rng.standard_normal((K, K)))
+    spec = spectrum_from_eigen(d, V)
+    d_max = d[0]
+    teacher_t = float(np.exp(rng.uniform(np.log(0.05), np.log(20.0))) / d_max)
+    t = np.exp(rng.uniform(np.log(0.05), np.log(20.0), 3)) / d_max
+    sigma = float(10.0 ** rng.uniform(-2, 0))
+    x = np.linspace(0.0, 1.0, K)
+    f_true = np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * x)
+    return Instance(
+        spec=spec,
+        teacher_t=teacher_t,
+        t=t,
+        j=int(rng.integers(0, K)),
+        c=(
+            float(d_max * 10.0 ** rng.uniform(-4, 0)),
+            float(d_max * 10.0 ** rng.uniform(-4, 0)),
+        ),
+        xi=sigma * rng.standard_normal(K),
+        sigma=sigma,
+        f_true=f_true,
+    )
+
+
+def _register() -> None:
+    def reg(key: str, summary: str, check) -> None:
+        register(
+            Statement(
+                name=f"nagarajan2023.{key}",
+                paper="NMBMK23",
+                summary=summary,
+                sample=sample_instance,
+                check=check,
+            )
+        )
+
+    reg(
+        "ratio",
+        "h_S/h_T = 1 − e^{−T'd_k} per eigendirection, in [0, 1]",
+        lambda p: student_teacher_ratio(p.spec, teacher_t=p.teacher_t, t=p.t),
+    )
+    reg(
+        "exaggeration",
+        "h_S/h_T decreases down the spectrum; h_S[k]/h_S[0] <= h_T[k]/h_T[0]",
+        lambda p: exaggeration(p.spec, teacher_t=p.teacher_t, t=p.t),
+    )
+    reg(
+        "single_crossing",
+        "matched along j: student below label model for d<d_j, above for d>d_j",
+        lambda p: single_crossing(
+            p.spec, teacher_t=p.teacher_t, t=float(p.t[0]), j=p.j
+        ),
+    )
+    reg(
+        "top_heavy",
+        "matched along the top direction: student <= label model elsewhere, any T'",
+        lambda p: top_heavy(p.spec, teacher_t=p.teacher_t, t=p.t),
+    )
+    reg(
+        "ridge_two_rounds",
+        "d/(c₁+d)·d/(c₂+d) = d/(c₁+c₂+c₁c₂/d + d); penalty grows downwards",
+        lambda p: ridge_two_rounds(p.spec, c=p.c),
+    )
+    reg(
+        "equivalent_penalty",
+        "student's ridge penalty λ_S(d) >= λ_T(d), non-increasing in d",
+        lambda p: penalty_growth(p.spec, teacher_t=p.teacher_t, t=p.t),
+    )
+    reg(
+        "gradient_denoising",
+        "|distill grad noise|_k <= |label grad noise|_k; energies too",
+        lambda p: gradient_denoising(
+            p.spec,
+            p.xi,
+            teacher_t=p.teacher_t,
+            t=np.concatenate([[0.0], p.t]),
+            sigma=p.sigma,
+        ),
+    )
+
+
+_register()
