@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Record", "write", "load", "done", "versions"]
+__all__ = ["Record", "write", "load", "done", "versions", "source_fingerprint"]
 
 
 class Record(NamedTuple):
@@ -54,6 +54,13 @@ def versions() -> dict[str, str]:
         "scipy": scipy.__version__,
         "x64": str(bool(jax.config.jax_enable_x64)),
     }
+
+
+def source_fingerprint(path) -> str:
+    """A short SHA-256 of a file's text: put it in ``params`` so an edited script reruns."""
+    import hashlib
+
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()[:16]
 
 
 def _jsonable(value):

@@ -29,3 +29,12 @@ def test_incomplete_record_is_not_done(tmp_path):
     (tmp_path / "p.npz").unlink()
     assert results.load(tmp_path, "p") is None
     assert results.load(tmp_path, "absent") is None
+
+
+def test_source_fingerprint_changes_with_the_file(tmp_path):
+    f = tmp_path / "script.py"
+    f.write_text("A = 1\n")
+    before = results.source_fingerprint(f)
+    assert before == results.source_fingerprint(f) and len(before) == 16
+    f.write_text("A = 2\n")
+    assert results.source_fingerprint(f) != before

@@ -562,7 +562,8 @@ def main(argv=None) -> int:
     s = _settings(args.quick)
     start = time.perf_counter()
     for name in progress(PARTS, total=len(PARTS), desc="mobahi2020"):
-        params = {"settings": s, "seed": args.seed, "constants": _constants()}
+        params = {"settings": s, "seed": args.seed, "constants": _constants(),
+                  "code": results.source_fingerprint(__file__)}  # fmt: skip
         if results.done(out, name, params, f"{name}.png", f"{name}.pdf"):
             print(f"{name}: already done with these parameters, skipped")
             continue

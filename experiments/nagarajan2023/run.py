@@ -571,7 +571,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     for name in progress(list(PARTS), total=len(PARTS), desc="nagarajan2023"):
-        params = {"quick": args.quick, "seed": args.seed, "part": name}
+        params = {"quick": args.quick, "seed": args.seed, "part": name,
+                  "code": results.source_fingerprint(__file__)}  # fmt: skip
         png = f"{name}.png"
         if results.done(out, name, params, png):
             print(f"{name}: already done with these parameters, skipped")
