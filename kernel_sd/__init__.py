@@ -18,10 +18,12 @@ from kernel_sd.distill import distill_from_spectrum as distill_from_spectrum
 from kernel_sd.distill import self_distill as self_distill
 from kernel_sd.distill import self_distill_sweep as self_distill_sweep
 from kernel_sd.kernels import gram as gram
+from kernel_sd.kernels import gram_sharded as gram_sharded
 from kernel_sd.solvers import MultiplierResult as MultiplierResult
 from kernel_sd.solvers import multiplier as multiplier
 from kernel_sd.spectral import Spectrum as Spectrum
 from kernel_sd.spectral import features as features
+from kernel_sd.spectral import nystrom_spectrum as nystrom_spectrum
 from kernel_sd.spectral import spectrum as spectrum
 from kernel_sd.spectral import spectrum_from_eigen as spectrum_from_eigen
 from kernel_sd.spectral import spectrum_from_gram as spectrum_from_gram
@@ -38,8 +40,10 @@ __all__ = [
     "features",
     "filters",
     "gram",
+    "gram_sharded",
     "kernels",
     "multiplier",
+    "nystrom_spectrum",
     "plotting",
     "self_distill",
     "self_distill_sweep",

@@ -269,7 +269,9 @@ def _report(c, status, spec: Spectrum, eps, z0: Array, s_perp0: Array) -> None:
         null = float(
             s_perp0 + jnp.sum(jnp.where(spec.eigvals[:, None] > 0, 0.0, z0 * z0))
         )
-        raise_for_status(int(status[idx]), null, spec.n_train, bad_eps)
+        raise_for_status(
+            int(status[idx]), null, spec.n_train, bad_eps, low_rank=not spec.complete
+        )
     c = np.asarray(c)
     floor = float(spec.noise_floor)
     low = np.isfinite(c) & (c < floor)

@@ -11,6 +11,7 @@ temporaries stay ``O(block_size * m)``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from functools import partial
 from typing import ClassVar
@@ -19,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from kernel_sd import _validate
 
@@ -31,6 +34,7 @@ __all__ = [
     "Linear",
     "ArcCosine",
     "gram",
+    "gram_sharded",
     "DEFAULT_BLOCK_SIZE",
 ]
 
@@ -349,6 +353,100 @@ def gram(
         )
     block = int(min(block_size, X.shape[0]))
     G = _gram_blocked(kernel, X, Z, block)
+    if same:
+        G = 0.5 * (G + G.T)
+    return G
+
+
+def _check_gram_args(kernel, X, Z, block_size):
+    """Shared validation of :func:`gram` and :func:`gram_sharded`."""
+    if not isinstance(kernel, Kernel):
+        raise ValueError(
+            f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
+            f"got {type(kernel).__name__}."
+        )
+    X = _validate.inputs("X", X)
+    Z = X if Z is None else _validate.inputs("Z", Z)
+    if X.shape[1] != Z.shape[1]:
+        raise ValueError(
+            f"`X` has {X.shape[1]} features but `Z` has {Z.shape[1]}; both must "
+            "have the same number of columns."
+        )
+    if isinstance(block_size, bool) or not (
+        isinstance(block_size, (int, np.integer)) and block_size >= 1
+    ):
+        raise ValueError(
+            f"`block_size` must be a positive integer, got {block_size!r}."
+        )
+    return X, Z
+
+
+@functools.lru_cache(maxsize=8)
+def _sharded_map(devices: tuple) -> tuple[Mesh, object]:
+    """Mesh over ``devices`` (axis ``"rows"``) and the jitted per-device block map."""
+    mesh = Mesh(np.asarray(devices, dtype=object), ("rows",))
+
+    def local(kernel, blocks, Z):
+        # Each device evaluates its own row blocks one at a time, as in `gram`.
+        return jax.lax.map(lambda Xb: kernel(Xb, Z), blocks)
+
+    fn = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), P("rows"), P()), out_specs=P("rows")
+    )
+    return mesh, jax.jit(fn)
+
+
+def gram_sharded(
+    kernel: Kernel,
+    X: Array,
+    Z: Array | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    devices=None,
+) -> Array:
+    """:func:`gram` with the row blocks sharded over devices (``jax.sharding``).
+
+    The ``n`` rows of ``X`` are cut into blocks of ``block_size`` rows (padded
+    to a whole number of blocks per device); a 1-D mesh over ``devices`` with
+    axis ``"rows"`` gives each device its share of blocks (``shard_map``), and
+    every block is evaluated exactly as in :func:`gram`, so the entries are the
+    same numbers. ``Z`` (and the kernel) are replicated. The tiles are computed
+    on their devices; dropping the padding rows assembles the ``(n, m)`` result
+    (with the sharding XLA picks for that slice).
+
+    Args:
+        kernel: a :class:`Kernel`.
+        X: ``(n, p)`` inputs.
+        Z: ``(m, p)`` inputs; defaults to ``X`` (then symmetrised as in :func:`gram`).
+        block_size: rows of ``X`` per block.
+        devices: devices to shard over; defaults to ``jax.devices()``. On CPU,
+            set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` before
+            JAX is imported to get ``N`` devices.
+
+    Returns:
+        ``(n, m)`` array ``k(x_i, z_j)``, equal to ``gram(kernel, X, Z)``.
+
+    Raises:
+        ValueError: as :func:`gram`; an empty ``devices``.
+    """
+    same = Z is None
+    X, Z = _check_gram_args(kernel, X, Z, block_size)
+    devices = tuple(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("`devices` is empty; pass None to use jax.devices().")
+    mesh, fn = _sharded_map(devices)
+    n, p = X.shape
+    block = int(min(block_size, n))
+    n_blocks = -(-n // block)
+    n_blocks = -(-n_blocks // len(devices)) * len(devices)
+    pad = n_blocks * block - n
+    # Pad with copies of the first row (always a valid input) and drop them after.
+    Xp = jnp.concatenate([X, jnp.broadcast_to(X[:1], (pad, p))], axis=0)
+    blocks = jax.device_put(
+        Xp.reshape(n_blocks, block, p), NamedSharding(mesh, P("rows"))
+    )
+    Zr = jax.device_put(Z, NamedSharding(mesh, P()))
+    G = fn(kernel, blocks, Zr).reshape(n_blocks * block, Z.shape[0])[:n]
     if same:
         G = 0.5 * (G + G.T)
     return G

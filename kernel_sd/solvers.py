@@ -162,15 +162,27 @@ def targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
     return z, jnp.maximum(jnp.sum(y * y) - jnp.sum(z * z), 0.0)
 
 
-def raise_for_status(status: int, null_energy: float, n: int, eps: float) -> None:
-    """Turn a failure status of the root finder into an exception that says the fix."""
+def raise_for_status(
+    status: int, null_energy: float, n: int, eps: float, *, low_rank: bool = False
+) -> None:
+    """Turn a failure status of the root finder into an exception that says the fix.
+
+    ``low_rank``: the spectrum is incomplete (Nyström), so its null space also
+    holds everything outside the landmarks' span, and more landmarks help.
+    """
     if status == STATUS_INFEASIBLE:
         floor_eps = null_energy / n
+        more = (
+            " For a low-rank (Nyström) spectrum, more landmarks `m` shrink the null "
+            "space."
+            if low_rank
+            else ""
+        )
         raise ValueError(
             f"`eps`={eps:g} is infeasible: the targets' energy on the numerical null "
             f"space of G alone gives (1/K)·residual = {floor_eps:.6g} >= eps, so no "
             f"c > 0 satisfies the constraint. Use eps > {floor_eps:.6g}, a smoother "
-            "or wider kernel (larger lengthscale), or add jitter to the inputs."
+            "or wider kernel (larger lengthscale), or add jitter to the inputs." + more
         )
     if status == STATUS_NOT_CONVERGED:
         raise RuntimeError(

@@ -11,6 +11,10 @@ Numerical rules (design notes, "Numerical rules"):
 - a raw eigenvalue below ``−floor`` means the matrix is not positive
   semi-definite beyond round-off, and is an error;
 - float32 with an ill-conditioned spectrum triggers a warning to enable x64.
+
+Large n: the exact path needs ``~3 n²`` numbers (a guard refuses past
+``max_memory_gb``); :func:`nystrom_spectrum` is the low-rank path, the exact
+eigendecomposition of a Nyström approximation in ``O(n·m)`` memory.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from kernel_sd import _validate
@@ -32,6 +37,8 @@ __all__ = [
     "spectrum_from_gram",
     "spectrum_from_eigen",
     "features",
+    "nystrom_spectrum",
+    "LANDMARK_METHODS",
     "DEFAULT_MAX_MEMORY_GB",
 ]
 
@@ -44,7 +51,15 @@ _FLOAT32_MAX_CONDITION = 1e4
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["eigvals", "eigvecs", "noise_floor", "n_clamped", "min_raw_eigval"],
+    data_fields=[
+        "eigvals",
+        "eigvecs",
+        "noise_floor",
+        "n_clamped",
+        "min_raw_eigval",
+        "landmarks",
+        "landmark_map",
+    ],
     meta_fields=["complete"],
 )
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +73,15 @@ class Spectrum:
     noise_floor: Array
     """() ``K · eps_machine · d_max``: eigenvalues below it are numerically zero."""
     n_clamped: Array
-    """() number of eigenvalues set to 0 because they were below the floor."""
+    """() number of eigenvalues below the floor: set to 0 (exact), left out (Nyström)."""
     min_raw_eigval: Array
     """() smallest eigenvalue returned by ``eigh`` before clamping."""
     complete: bool = True
     """Static: ``V`` spans all of ``R^K`` (exact path); False for low-rank spectra."""
+    landmarks: Array | None = None
+    """(m, p) Nyström landmarks ``Z``; None for spectra of the exact ``G``."""
+    landmark_map: Array | None = None
+    """(m, r) ``P`` with ``g̃_xᵀ V = k(x, Z) P`` (Nyström features); None otherwise."""
 
     @property
     def n_train(self) -> int:
@@ -106,7 +125,9 @@ def _check_memory(n: int, itemsize: int, max_memory_gb: float) -> None:
         raise ValueError(
             f"The exact spectrum of n={n} points needs about {need_gb:.1f} GiB "
             f"(three {n}x{n} arrays), over `max_memory_gb`={max_memory_gb:g}. "
-            "Subsample the data, or raise `max_memory_gb` if the memory is there."
+            "Use the low-rank path, nystrom_spectrum(kernel, X, m=...) (memory "
+            "O(n·m)), subsample the data, or raise `max_memory_gb` if the memory "
+            "is there."
         )
 
 
@@ -223,7 +244,9 @@ def features(
         kernel: the kernel the spectrum was computed with.
         X: ``(K, p)`` training inputs of ``spec``.
         X_new: ``(m, p)`` new inputs.
-        spec: the spectrum of ``k(X, X)/K``.
+        spec: the spectrum of ``k(X, X)/K``. For a Nyström spectrum (from
+            :func:`nystrom_spectrum`) the rows are ``g̃_xᵀ V`` with the Nyström
+            kernel ``g̃_x = k(x, Z) K_mm^+ K_mn / K``, computed as ``k(x, Z) P``.
         block_size: rows of ``X_new`` per block of the cross-Gram matrix.
     """
     X_new = _validate.inputs("X_test", X_new)
@@ -231,6 +254,13 @@ def features(
         raise ValueError(
             f"`X_test` has {X_new.shape[1]} features but `X` has {X.shape[1]}."
         )
+    if spec.landmarks is not None:
+        # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
+        # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
+        cross = gram(
+            kernel, X_new.astype(X.dtype), spec.landmarks, block_size=block_size
+        )
+        return cross @ spec.landmark_map
     cross = gram(kernel, X_new.astype(X.dtype), X, block_size=block_size)
     return (cross / X.shape[0]) @ spec.eigvecs
 
@@ -281,5 +311,231 @@ def spectrum_from_eigen(eigvals: Array, eigvecs: Array) -> Spectrum:
             n_clamped=jnp.sum(~keep),
             min_raw_eigval=d[-1],
             complete=V.shape[0] == V.shape[1],
+        )
+    )
+
+
+LANDMARK_METHODS = ("pivoted", "uniform")
+"""Landmark choices of :func:`nystrom_spectrum`."""
+
+
+@partial(jax.jit, static_argnames=("m",))
+def _pivoted_cholesky_pivots(kernel: Kernel, X: Array, m: int) -> tuple[Array, Array]:
+    """Greedy diagonal-pivoted partial Cholesky of ``k(X, X)``: pivots and residual.
+
+    Step ``j`` picks ``i = argmax diag(R_j)`` of the residual ``R_j = k(X, X) − Fᵀ F``
+    and appends the row ``f = (k(x_i, X) − F[:, i]ᵀ F) / sqrt(R_j[i, i])``. Only the
+    ``(m, n)`` factor ``F`` and the residual diagonal are stored: ``O(n·m)`` memory,
+    ``O(n·m²)`` work, one kernel row ``k(x_i, X)`` per step.
+    """
+    n = X.shape[0]
+    dtype = X.dtype
+    diag = jax.vmap(lambda x: kernel(x[None, :], x[None, :])[0, 0])(X)
+    # A residual pivot under the noise floor carries no information, only round-off:
+    # it is still taken as a landmark (K_mm's clamp handles it) but adds no row.
+    tiny = n * jnp.finfo(dtype).eps * jnp.max(diag)
+
+    def step(j, state):
+        F, d, piv = state
+        i = jnp.argmax(d)
+        x_i = jax.lax.dynamic_slice_in_dim(X, i, 1, axis=0)
+        row = kernel(x_i, X)[0] - F[:, i] @ F  # rows >= j of F are still zero
+        d_i = d[i]
+        ok = d_i > tiny
+        f = jnp.where(ok, row / jnp.sqrt(jnp.where(ok, d_i, 1.0)), 0.0)
+        F = F.at[j].set(f)
+        d = (d - f * f).at[i].set(-jnp.inf)  # never pick a pivot twice
+        return F, d, piv.at[j].set(i.astype(jnp.int32))
+
+    F0 = jnp.zeros((m, n), dtype)
+    piv0 = jnp.zeros((m,), jnp.int32)
+    _, d, piv = jax.lax.fori_loop(0, m, step, (F0, diag, piv0))
+    return piv, jnp.where(jnp.isfinite(d), d, 0.0)
+
+
+def _row_blocks(X: Array, block_size: int) -> tuple[Array, Array]:
+    """``X`` padded to whole blocks ``(nb, b, p)`` and a ``(nb, b)`` 0/1 row mask."""
+    n, p = X.shape
+    n_blocks = -(-n // block_size)
+    pad = n_blocks * block_size - n
+    # Pad with copies of the first row (always a valid input); the mask drops them.
+    Xp = jnp.concatenate([X, jnp.broadcast_to(X[:1], (pad, p))], axis=0)
+    mask = (jnp.arange(n_blocks * block_size) < n).astype(X.dtype)
+    return Xp.reshape(n_blocks, block_size, p), mask.reshape(n_blocks, block_size)
+
+
+@partial(jax.jit, static_argnames=("block_size",))
+def _nystrom_core(kernel: Kernel, X: Array, Z: Array, block_size: int):
+    """``L`` (``K_mm^+ = L Lᵀ``) and the descending eigenpairs of ``C = BᵀB / K``."""
+    n, m = X.shape[0], Z.shape[0]
+    dtype = X.dtype
+    Kmm = kernel(Z, Z)
+    lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
+    # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
+    # m · eps · λ_max are numerically zero and left out of the pseudo-inverse.
+    keep = lam > m * jnp.finfo(dtype).eps * jnp.maximum(lam[-1], 0.0)
+    L = Q * jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, lam, 1.0)), 0.0)[None, :]
+
+    blocks, mask = _row_blocks(X, block_size)
+
+    def accumulate(C, block):
+        Xb, w = block
+        B = (kernel(Xb, Z) @ L) * w[:, None]  # rows K_bm L of B = K_nm L
+        return C + B.T @ B, None
+
+    C, _ = jax.lax.scan(accumulate, jnp.zeros((m, m), dtype), (blocks, mask))
+    C = C / n
+    S, U = jnp.linalg.eigh(0.5 * (C + C.T))
+    return L, S[::-1], U[:, ::-1], jnp.sum(~keep)
+
+
+@partial(jax.jit, static_argnames=("block_size",))
+def _nystrom_vectors(kernel: Kernel, X: Array, Z: Array, M: Array, block_size: int):
+    """``V = k(X, Z) M`` in row blocks (the ``(n, m)`` cross-Gram is never stored)."""
+    n = X.shape[0]
+    blocks, _ = _row_blocks(X, block_size)
+    out = jax.lax.map(lambda Xb: kernel(Xb, Z) @ M, blocks)
+    return out.reshape(-1, M.shape[1])[:n]
+
+
+def nystrom_spectrum(
+    kernel: Kernel,
+    X: Array,
+    *,
+    m: int,
+    landmarks: str = "pivoted",
+    seed: int = 0,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> Spectrum:
+    """Exact eigendecomposition of the Nyström approximation of ``G = k(X, X)/K``.
+
+    With ``m`` landmarks ``Z ⊂ X``, ``K_nm = k(X, Z)`` and ``K_mm = k(Z, Z)``,
+
+        G̃ = (1/K) K_nm K_mm^+ K_mn = V diag(d) Vᵀ,
+
+    computed without any ``n × n`` matrix:
+
+    1. ``K_mm = Q Λ Qᵀ``; eigenvalues under ``m · eps · λ_max`` are dropped and
+       ``L = Q Λ^{-1/2}`` on the rest, so ``K_mm^+ = L Lᵀ`` and ``G̃ = B Bᵀ / K``
+       with ``B = K_nm L``;
+    2. ``C = BᵀB / K = (1/K) Σ_blocks (K_bm L)ᵀ (K_bm L)``, accumulated over row
+       blocks (memory ``O(block_size · m + m²)``);
+    3. ``C = U S Uᵀ``: the nonzero eigenvalues of ``G̃`` are ``d = S`` and its
+       eigenvectors ``V = B U S^{-1/2} / √K``, built in row blocks.
+
+    Eigenvalues under the noise floor ``K · eps · d_max`` (as in :func:`spectrum`)
+    have no well-defined eigenvectors here; they are left out (``r <= m`` pairs
+    are returned) and counted in ``n_clamped``. The spectrum is *incomplete*
+    (``complete = False``): the energy of the targets outside ``span V`` is the
+    null-space energy of ``G̃`` (see ``solvers.targets_in_eigenbasis``), so
+    :func:`kernel_sd.self_distill` and :func:`kernel_sd.distill_from_spectrum`
+    run the exact rounds of the kernel ``k̃(x, x') = k(x, Z) K_mm^+ k(Z, x')``.
+    Predictions at new points use that same kernel: :func:`features` computes
+    ``g̃_xᵀ V = k(x, Z) P`` with ``P = L U S^{1/2} / √K`` (stored as
+    ``landmark_map``, with ``Z`` as ``landmarks``).
+
+    Landmarks:
+
+    - ``"pivoted"``: greedy diagonal-pivoted partial Cholesky of ``k(X, X)``
+      (pick the point of largest residual variance ``k(x, x) − k̃(x, x)``, one
+      kernel row ``k(x_i, X)`` per step; ``O(n·m)`` memory, ``O(n·m²)`` work).
+      Its residual ``tr(G − G̃)`` is the nuclear-norm error ``‖G − G̃‖_*``;
+    - ``"uniform"``: ``m`` distinct points drawn uniformly with ``seed``.
+
+    Memory: ``O(block_size · m + m²)`` working space plus the ``(n, r)`` output
+    (and the ``(m, n)`` Cholesky factor with ``"pivoted"``).
+
+    Args:
+        kernel: a kernel from ``kernel_sd.kernels``.
+        X: ``(n, p)`` training inputs (``K = n``).
+        m: number of landmarks, ``1 <= m <= n``; ``m = n`` gives the exact
+            spectrum on its numerical range.
+        landmarks: ``"pivoted"`` or ``"uniform"``.
+        seed: seed of the ``"uniform"`` draw (ignored by ``"pivoted"``).
+        block_size: rows of ``X`` per block.
+
+    Returns:
+        A :class:`Spectrum` with ``complete=False``, ``r <= m`` eigenpairs,
+        ``landmarks`` ``(m, p)`` and ``landmark_map`` ``(m, r)``.
+
+    Raises:
+        ValueError: bad ``X``, ``m``, ``landmarks``, ``seed`` or ``block_size``;
+            a numerically zero approximation.
+
+    References:
+        Williams & Seeger, "Using the Nyström method to speed up kernel
+        machines", NeurIPS 2001. Harbrecht, Peters & Schneider, "On the low-rank
+        approximation by the pivoted Cholesky decomposition", Appl. Numer. Math.
+        2012.
+
+    Examples:
+        >>> import jax.numpy as jnp, kernel_sd as ksd
+        >>> X = jnp.linspace(0.0, 1.0, 50)[:, None]
+        >>> spec = ksd.nystrom_spectrum(ksd.kernels.RBF(lengthscale=0.3), X, m=5)
+        >>> spec.complete, spec.eigvecs.shape[0], int(spec.rank) <= 5
+        (False, 50, True)
+    """
+    if not isinstance(kernel, Kernel):
+        raise ValueError(
+            "`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
+            f"got {type(kernel).__name__}."
+        )
+    X = _validate.inputs("X", X)
+    n = X.shape[0]
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n:
+        raise ValueError(
+            f"`m` (number of landmarks) must be an integer with 1 <= m <= n = {n}, "
+            f"got {m!r}; m = n reproduces the exact spectrum, use spectrum() for that."
+        )
+    if landmarks not in LANDMARK_METHODS:
+        raise ValueError(
+            f"`landmarks` must be one of {', '.join(map(repr, LANDMARK_METHODS))}, "
+            f"got {landmarks!r}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"`seed` must be an integer, got {seed!r}.")
+    if isinstance(block_size, bool) or not (
+        isinstance(block_size, (int, np.integer)) and block_size >= 1
+    ):
+        raise ValueError(
+            f"`block_size` must be a positive integer, got {block_size!r}."
+        )
+    m = int(m)
+    block = int(min(block_size, n))
+    if landmarks == "uniform":
+        idx = np.sort(np.random.default_rng(int(seed)).choice(n, m, replace=False))
+        idx = jnp.asarray(idx)
+    else:
+        idx, _ = _pivoted_cholesky_pivots(kernel, X, m)
+    Z = X[idx]
+    L, S, U, _ = _nystrom_core(kernel, X, Z, block)
+    if not bool(jnp.all(jnp.isfinite(S))):
+        raise ValueError(
+            "The Nyström factorisation produced NaN/inf; the kernel matrix has "
+            "non-finite entries (check the kernel's hyper-parameters and inputs)."
+        )
+    floor = n * jnp.finfo(X.dtype).eps * jnp.maximum(S[0], 0.0)
+    r = int(jnp.sum(S > floor))
+    if r == 0:
+        raise ValueError(
+            "The Nyström approximation of k(X, X) is numerically zero (no "
+            "eigenvalue above the noise floor); check the kernel and the inputs."
+        )
+    S_r, U_r = S[:r], U[:, :r]
+    scale = jnp.sqrt(jnp.asarray(n, X.dtype))
+    V = _nystrom_vectors(
+        kernel, X, Z, (L @ U_r) / (jnp.sqrt(S_r) * scale)[None, :], block
+    )
+    P = (L @ U_r) * (jnp.sqrt(S_r) / scale)[None, :]
+    return _finish(
+        Spectrum(
+            eigvals=S_r,
+            eigvecs=V,
+            noise_floor=floor,
+            n_clamped=jnp.asarray(m - r),
+            min_raw_eigval=S[-1],
+            complete=False,
+            landmarks=Z,
+            landmark_map=P,
         )
     )

@@ -74,6 +74,12 @@ def test_memory_guard_names_the_limit():
         ksd.spectrum(kernels.RBF(), X, max_memory_gb=1.0)
 
 
+def test_memory_guard_points_to_the_low_rank_path():
+    X = np.zeros((50_000, 1))
+    with pytest.raises(ValueError, match=r"nystrom_spectrum\(kernel, X, m=\.\.\.\)"):
+        ksd.spectrum(kernels.RBF(), X, max_memory_gb=1.0)
+
+
 def test_float32_ill_conditioned_warns(rng):
     X = rng.uniform(size=(40, 1)).astype(np.float32)
     with pytest.warns(UserWarning, match="enable x64|Enable x64"):

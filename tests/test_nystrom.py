@@ -1,0 +1,244 @@
+"""Nyström spectra: agreement with the exact spectrum (m = n), with dense numpy
+references of ``G̃ = K_nm K_mm^+ K_mn / K`` (m < n), and self-distillation on them."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+import kernel_sd as ksd
+from kernel_sd import kernels
+
+N = 120
+# Laplace kernel on the unit square: K_mm and G are well conditioned (κ(G) ~ 1e4),
+# so every eigenvalue is far above the noise floor and comparisons are at 1e-10.
+KERNEL = kernels.Laplace(lengthscale=0.5)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(7)
+    X = rng.uniform(size=(N, 2))
+    y = np.sin(3.0 * X[:, 0]) + np.cos(2.0 * X[:, 1]) + 0.3 * rng.standard_normal(N)
+    X_test = rng.uniform(size=(15, 2))
+    return X, y, X_test
+
+
+def dense_nystrom(kernel, X, Z):
+    """Independent reference: ``G̃ = K_nm pinv(K_mm) K_mn / n`` and its cross term."""
+    Knm = np.asarray(kernel(X, Z))
+    Kmm_pinv = np.linalg.pinv(np.asarray(kernel(Z, Z)), hermitian=True)
+    return Knm @ Kmm_pinv @ Knm.T / X.shape[0], Kmm_pinv
+
+
+def numpy_pivots(kernel, X, m):
+    """Greedy diagonal-pivoted Cholesky on the dense kernel matrix (plain numpy)."""
+    A = np.asarray(kernel(X, X))
+    d = np.diag(A).copy()
+    F = np.zeros((m, len(X)))
+    piv = []
+    for j in range(m):
+        i = int(np.argmax(d))
+        F[j] = (A[i] - F[:j, i] @ F[:j]) / np.sqrt(d[i])
+        d -= F[j] ** 2
+        d[i] = -np.inf
+        piv.append(i)
+    return np.array(piv)
+
+
+@pytest.mark.parametrize("landmarks", ["pivoted", "uniform"])
+def test_all_points_as_landmarks_is_the_exact_spectrum(problem, landmarks):
+    X, _, _ = problem
+    exact = ksd.spectrum(KERNEL, X)
+    ny = ksd.nystrom_spectrum(KERNEL, X, m=N, landmarks=landmarks)
+    assert int(exact.n_clamped) == 0 and int(ny.n_clamped) == 0
+    np.testing.assert_allclose(ny.eigvals, exact.eigvals, rtol=1e-10)
+    V, W = np.asarray(ny.eigvecs), np.asarray(exact.eigvecs)
+    np.testing.assert_allclose(V @ V.T, W @ W.T, atol=1e-10)
+    np.testing.assert_allclose(V.T @ V, np.eye(V.shape[1]), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("landmarks", "m"), [("uniform", 30), ("pivoted", 30), ("pivoted", 7)]
+)
+def test_matches_dense_reference(problem, landmarks, m):
+    X, _, _ = problem
+    ny = ksd.nystrom_spectrum(KERNEL, X, m=m, landmarks=landmarks, seed=3)
+    assert not ny.complete
+    Z = np.asarray(ny.landmarks)
+    assert Z.shape == (m, 2) and len(np.unique(Z, axis=0)) == m
+    Gt, _ = dense_nystrom(KERNEL, X, Z)
+    ref = np.linalg.eigvalsh(Gt)[::-1]
+    d, V = np.asarray(ny.eigvals), np.asarray(ny.eigvecs)
+    r = d.shape[0]
+    assert r == m  # K_mm of distinct points is invertible: rank m
+    # Eigenvalues to 1e-10 relative, plus an absolute 1e-13·d_max for the smallest
+    # (eigh's error on any eigenvalue is absolute, ~eps·d_max).
+    np.testing.assert_allclose(d, ref[:r], rtol=1e-10, atol=1e-13 * ref[0])
+    np.testing.assert_allclose(ref[r:], 0.0, atol=1e-13 * ref[0])  # rank <= m
+    np.testing.assert_allclose(V @ np.diag(d) @ V.T, Gt, atol=1e-13 * ref[0])
+    np.testing.assert_allclose(V.T @ V, np.eye(r), atol=1e-10)
+
+
+def test_pivoted_landmarks_are_the_cholesky_pivots(problem):
+    X, _, _ = problem
+    k = kernels.RBF(lengthscale=0.4)
+    ny = ksd.nystrom_spectrum(k, X, m=12, landmarks="pivoted")
+    np.testing.assert_array_equal(np.asarray(ny.landmarks), X[numpy_pivots(k, X, 12)])
+
+
+def test_uniform_landmarks_follow_the_seed(problem):
+    X, _, _ = problem
+    a = ksd.nystrom_spectrum(KERNEL, X, m=10, landmarks="uniform", seed=1)
+    b = ksd.nystrom_spectrum(KERNEL, X, m=10, landmarks="uniform", seed=1)
+    c = ksd.nystrom_spectrum(KERNEL, X, m=10, landmarks="uniform", seed=2)
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    assert not np.array_equal(np.asarray(a.landmarks), np.asarray(c.landmarks))
+
+
+def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
+    """Per-round dense solves on ``G̃`` (``c_t`` by brentq on ``φ``), no eigenbasis."""
+    n = Gt.shape[0]
+    I = np.eye(n)
+    c_all, train, test = [], [], []
+    yt = y.copy()
+    for _ in range(rounds):
+        if eps is not None and yt @ yt <= n * eps:
+            c_all.append(np.inf)
+            yt = np.zeros(n)
+            train.append(yt)
+            test.append(np.zeros(cross.shape[0]))
+            continue
+        if eps is not None:
+
+            def phi(logc, yt=yt):
+                r = np.exp(logc) * np.linalg.solve(np.exp(logc) * I + Gt, yt)
+                return r @ r - n * eps
+
+            c = np.exp(brentq(phi, -40.0, 10.0, xtol=1e-14, rtol=1e-15))
+        else:
+            c = lam
+        alpha = np.linalg.solve(c * I + Gt, yt)
+        c_all.append(c)
+        test.append(cross @ alpha)
+        yt = Gt @ alpha
+        train.append(yt)
+    return np.array(c_all), np.array(train), np.array(test)
+
+
+@pytest.mark.parametrize("landmarks", ["pivoted", "uniform"])
+def test_self_distill_equals_dense_rounds_on_the_nystrom_kernel(problem, landmarks):
+    X, y, X_test = problem
+    m = 40
+    spec = ksd.nystrom_spectrum(KERNEL, X, m=m, landmarks=landmarks)
+    eps = 0.25 * float(y @ y) / N  # collapses within a few rounds
+    tr = ksd.self_distill(KERNEL, X, y, eps=eps, rounds=8, X_test=X_test, spectrum=spec)
+    Z = np.asarray(spec.landmarks)
+    Gt, Kmm_pinv = dense_nystrom(KERNEL, X, Z)
+    # g̃_x = k(x, Z) K_mm^+ K_mn / K: the Nyström kernel at the test points
+    cross = np.asarray(KERNEL(X_test, Z)) @ Kmm_pinv @ np.asarray(KERNEL(Z, X)) / N
+    c, train, test = _dense_rounds(Gt, cross, y, eps=eps, rounds=8)
+    assert 1 < tr.collapse_round < 8
+    np.testing.assert_array_equal(np.isinf(tr.c), np.isinf(c))
+    live = np.isfinite(c)
+    # brentq on φ in log c converges to relative ~1e-14; c_t agrees to 1e-10.
+    np.testing.assert_allclose(np.asarray(tr.c)[live], c[live], rtol=1e-10)
+    scale = np.abs(y).max()
+    np.testing.assert_allclose(tr.train_pred, train, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(tr.test_pred, test, rtol=1e-10, atol=1e-10 * scale)
+
+
+def test_penalised_rounds_and_distill_from_spectrum(problem):
+    X, y, X_test = problem
+    spec = ksd.nystrom_spectrum(KERNEL, X, m=25)
+    W = ksd.features(KERNEL, X, X_test, spec)
+    tr = ksd.distill_from_spectrum(spec, y, lam=1e-3, rounds=3, test_features=W)
+    Z = np.asarray(spec.landmarks)
+    Gt, Kmm_pinv = dense_nystrom(KERNEL, X, Z)
+    cross = np.asarray(KERNEL(X_test, Z)) @ Kmm_pinv @ np.asarray(KERNEL(Z, X)) / N
+    _, train, test = _dense_rounds(Gt, cross, y, lam=1e-3, rounds=3)
+    scale = np.abs(y).max()
+    np.testing.assert_allclose(tr.train_pred, train, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(tr.test_pred, test, rtol=1e-10, atol=1e-10 * scale)
+
+
+def test_pivoted_beats_uniform_in_trace_norm():
+    """Smooth kernel, clustered inputs: greedy pivots cover the clusters, uniform
+    draws over-sample the dense one. Claim checked on a fixed seeded instance."""
+    rng = np.random.default_rng(11)
+    X = np.concatenate(
+        [0.05 * rng.standard_normal((150, 2)), rng.uniform(-2.0, 2.0, size=(50, 2))]
+    )
+    k = kernels.RBF(lengthscale=0.5)
+    G = np.asarray(k(X, X)) / len(X)
+    m = 20
+
+    def nuclear_error(spec):
+        Gt, _ = dense_nystrom(k, X, np.asarray(spec.landmarks))
+        return np.linalg.norm(G - Gt, "nuc")
+
+    pivoted = ksd.nystrom_spectrum(k, X, m=m, landmarks="pivoted")
+    err_piv = nuclear_error(pivoted)
+    # G − G̃ is PSD, so its nuclear norm is tr(G) − tr(G̃) = tr(G) − Σ d.
+    np.testing.assert_allclose(
+        err_piv, np.trace(G) - float(jnp.sum(pivoted.eigvals)), rtol=1e-8
+    )  # trace difference cancels ~log10(tr G / err) digits; 1e-8 covers it
+    errs_uni = [
+        nuclear_error(ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", seed=s))
+        for s in range(5)
+    ]
+    assert err_piv < min(errs_uni)
+    assert err_piv < 0.5 * np.median(errs_uni)
+
+
+@pytest.mark.parametrize("m", [0, -3, N + 1, 2.5, True, "10"])
+def test_bad_m_is_an_error(problem, m):
+    X, _, _ = problem
+    with pytest.raises(ValueError, match="`m`"):
+        ksd.nystrom_spectrum(KERNEL, X, m=m)
+
+
+def test_bad_landmarks_is_an_error(problem):
+    X, _, _ = problem
+    with pytest.raises(ValueError, match="`landmarks`"):
+        ksd.nystrom_spectrum(KERNEL, X, m=5, landmarks="kmeans")
+
+
+def test_bad_seed_and_block_size_are_errors(problem):
+    X, _, _ = problem
+    with pytest.raises(ValueError, match="`seed`"):
+        ksd.nystrom_spectrum(KERNEL, X, m=5, landmarks="uniform", seed=1.5)
+    with pytest.raises(ValueError, match="`block_size`"):
+        ksd.nystrom_spectrum(KERNEL, X, m=5, block_size=0)
+
+
+def test_block_size_does_not_change_the_spectrum(problem):
+    X, _, _ = problem
+    a = ksd.nystrom_spectrum(KERNEL, X, m=30, block_size=7)
+    b = ksd.nystrom_spectrum(KERNEL, X, m=30)
+    np.testing.assert_allclose(a.eigvals, b.eigvals, rtol=1e-12)
+    np.testing.assert_allclose(
+        np.abs(np.asarray(a.eigvecs).T @ np.asarray(b.eigvecs)).diagonal(),
+        1.0,
+        rtol=1e-10,
+    )
+
+
+def test_exact_features_unchanged(problem):
+    """The exact path still computes k(X_test, X)/K @ V (no landmark fields)."""
+    X, _, X_test = problem
+    spec = ksd.spectrum(KERNEL, X)
+    assert spec.landmarks is None and spec.landmark_map is None and spec.complete
+    W = ksd.features(KERNEL, X, X_test, spec)
+    # The operations of the exact path, in the same order: bit-for-bit equal.
+    ref = (ksd.gram(KERNEL, jnp.asarray(X_test), jnp.asarray(X)) / N) @ spec.eigvecs
+    np.testing.assert_array_equal(np.asarray(W), np.asarray(ref))
+
+
+def test_infeasible_eps_on_a_low_rank_spectrum_suggests_more_landmarks(problem):
+    X, y, _ = problem
+    spec = ksd.nystrom_spectrum(KERNEL, X, m=3)
+    # eps far below the noise energy: y's energy outside the 3-dimensional span
+    # exceeds K·eps, so no c_0 > 0 exists.
+    with pytest.raises(ValueError, match="more landmarks `m`"):
+        ksd.self_distill(KERNEL, X, y, eps=1e-6, rounds=2, spectrum=spec)
