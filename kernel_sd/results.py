@@ -21,7 +21,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Record", "write", "load", "done", "versions", "source_fingerprint"]
+__all__ = [
+    "Record",
+    "write",
+    "load",
+    "done",
+    "run_part",
+    "versions",
+    "source_fingerprint",
+]
 
 
 class Record(NamedTuple):
@@ -143,3 +151,23 @@ def done(out_dir, name: str, params: Mapping[str, Any], *files: str) -> bool:
     if rec is None or rec.params != _jsonable(params):
         return False
     return all((pathlib.Path(out_dir) / f).exists() for f in files)
+
+
+def run_part(out_dir, name: str, params: Mapping[str, Any], make, *, seed=None) -> bool:
+    """One resumable figure part: skip it if stored with ``params``, else run and store.
+
+    ``make()`` returns ``(figure, numbers, arrays)``; the figure is saved as
+    ``<name>.png`` and ``<name>.pdf`` and the numbers with :func:`write`. Returns
+    whether the part ran (False when it was skipped).
+    """
+    from kernel_sd import plotting
+
+    out = pathlib.Path(out_dir)
+    if done(out, name, params, f"{name}.png", f"{name}.pdf"):
+        print(f"{name}: already done with these parameters, skipped")
+        return False
+    fig, numbers, arrays = make()
+    plotting.save(fig, out / f"{name}.png", pdf=True)
+    write(out, name, params=params, numbers=numbers, arrays=arrays, seed=seed)
+    print(f"{name}: wrote {out / f'{name}.png'}")
+    return True

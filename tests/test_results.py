@@ -38,3 +38,26 @@ def test_source_fingerprint_changes_with_the_file(tmp_path):
     assert before == results.source_fingerprint(f) and len(before) == 16
     f.write_text("A = 2\n")
     assert results.source_fingerprint(f) != before
+
+
+def test_run_part_runs_once_then_skips(tmp_path, capsys):
+    from kernel_sd import plotting
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        fig, _ = plotting.new_figure()
+        return fig, {"x": 1.5}, {"a": np.arange(3)}
+
+    assert results.run_part(tmp_path, "part", {"k": 1}, make, seed=0)
+    assert not results.run_part(tmp_path, "part", {"k": 1}, make, seed=0)
+    assert results.run_part(tmp_path, "part", {"k": 2}, make, seed=0)
+    assert len(calls) == 2
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "part.png",
+        "part.pdf",
+        "part.json",
+        "part.npz",
+    }
+    assert "skipped" in capsys.readouterr().out

@@ -564,14 +564,12 @@ def main(argv=None) -> int:
     for name in progress(PARTS, total=len(PARTS), desc="mobahi2020"):
         params = {"settings": s, "seed": args.seed, "constants": _constants(),
                   "code": results.source_fingerprint(__file__)}  # fmt: skip
-        if results.done(out, name, params, f"{name}.png", f"{name}.pdf"):
-            print(f"{name}: already done with these parameters, skipped")
-            continue
-        print(f"{name}:")
-        fig, numbers, arrays = PARTS[name](out, s, args.seed)
-        plotting.save(fig, out / f"{name}.png", pdf=True)
-        results.write(
-            out, name, params=params, numbers=numbers, arrays=arrays, seed=args.seed
+        results.run_part(
+            out,
+            name,
+            params,
+            lambda n=name: PARTS[n](out, s, args.seed),
+            seed=args.seed,
         )
     print(f"mobahi2020: done in {time.perf_counter() - start:.1f}s, figures in {out}")
     return 0

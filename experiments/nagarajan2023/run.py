@@ -573,17 +573,13 @@ def main(argv=None) -> int:
     for name in progress(list(PARTS), total=len(PARTS), desc="nagarajan2023"):
         params = {"quick": args.quick, "seed": args.seed, "part": name,
                   "code": results.source_fingerprint(__file__)}  # fmt: skip
-        png = f"{name}.png"
-        if results.done(out, name, params, png):
-            print(f"{name}: already done with these parameters, skipped")
-            continue
-        fig, numbers, arrays = PARTS[name](out, args.quick, args.seed)
-        plotting.save(fig, out / png, pdf=True)
-        results.write(
-            out, name, params=params, numbers=numbers, arrays=arrays, seed=args.seed
-        )
-        print(f"{name}: wrote {out / png}")
-        _print(name, numbers)
+
+        def make(name=name):
+            fig, numbers, arrays = PARTS[name](out, args.quick, args.seed)
+            _print(name, numbers)
+            return fig, numbers, arrays
+
+        results.run_part(out, name, params, make, seed=args.seed)
     return 0
 
 

@@ -30,7 +30,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import kernel_sd as ksd  # noqa: E402  (after x64 is enabled)
-from kernel_sd import plotting, results  # noqa: E402
+from kernel_sd import results  # noqa: E402
 from kernel_sd.plotting import OKABE_ITO, new_figure, style  # noqa: E402
 
 # --- problem: x ~ U[0, 1]^3, f(x) = sin(2π x_1) + x_2 x_3, Gaussian noise σ;
@@ -252,39 +252,38 @@ def main(argv=None) -> int:
     s = _settings(args.quick)
     params = {"settings": s, "seed": args.seed, "constants": _constants(),
               "code": results.source_fingerprint(__file__)}  # fmt: skip
-    if results.done(out, NAME, params, f"{NAME}.png", f"{NAME}.pdf"):
-        print(f"{NAME}: already done with these parameters, skipped")
-        return 0
     start = time.perf_counter()
-    print(f"{NAME}:")
-    _, _, exact, rows, eps = run(s, args.seed)
-    rule = default_m_rule(rows)
-    if rule["m"] is None:
-        print(
-            f"no pivoted m in {s['M_GRID']} reaches relative error {TARGET_REL_ERROR:g}"
-        )
-    else:
-        print(
-            f"default-m rule: pivoted landmarks, smallest m with c_t and f_t(X) within "
-            f"{TARGET_REL_ERROR:g} and the same collapse round: m = {rule['m']} "
-            f"(= {rule['m'] / s['N']:.1%} of n), where δ(m) = {rule['delta']:.2e}; "
-            f"errors <= {rule['error_over_delta']:.2f} δ(m) at every pivoted m with "
-            f"δ(m) <= {2 * TARGET_REL_ERROR:g}, so a rule that needs no exact "
-            f"spectrum is: grow m until δ(m) <= target / {rule['error_over_delta']:.2f}"
-        )
-    fig = figure(rows, s["N"], exact.collapse_round)
-    plotting.save(fig, out / f"{NAME}.png", pdf=True)
-    numbers = {
-        "eps": eps,
-        "exact_collapse_round": exact.collapse_round,
-        "exact_c": np.asarray(exact.c),
-        "rows": rows,
-        "default_m": rule["m"],
-        "default_m_delta": rule["delta"],
-        "error_over_delta": rule["error_over_delta"],
-    }
-    results.write(out, NAME, params=params, numbers=numbers, seed=args.seed)
-    print(f"nystrom: done in {time.perf_counter() - start:.1f}s, figures in {out}")
+
+    def make():
+        _, _, exact, rows, eps = run(s, args.seed)
+        rule = default_m_rule(rows)
+        if rule["m"] is None:
+            print(
+                f"no pivoted m in {s['M_GRID']} reaches relative error {TARGET_REL_ERROR:g}"
+            )
+        else:
+            print(
+                f"default-m rule: pivoted landmarks, smallest m with c_t and f_t(X) "
+                f"within {TARGET_REL_ERROR:g} and the same collapse round: m = "
+                f"{rule['m']} (= {rule['m'] / s['N']:.1%} of n), where δ(m) = "
+                f"{rule['delta']:.2e}; errors <= {rule['error_over_delta']:.2f} δ(m) at "
+                f"every pivoted m with δ(m) <= {2 * TARGET_REL_ERROR:g}, so a rule that "
+                f"needs no exact spectrum is: grow m until δ(m) <= target / "
+                f"{rule['error_over_delta']:.2f}"
+            )
+        numbers = {
+            "eps": eps,
+            "exact_collapse_round": exact.collapse_round,
+            "exact_c": np.asarray(exact.c),
+            "rows": rows,
+            "default_m": rule["m"],
+            "default_m_delta": rule["delta"],
+            "error_over_delta": rule["error_over_delta"],
+        }
+        return figure(rows, s["N"], exact.collapse_round), numbers, None
+
+    if results.run_part(out, NAME, params, make, seed=args.seed):
+        print(f"nystrom: done in {time.perf_counter() - start:.1f}s, figures in {out}")
     return 0
 
 
