@@ -23,7 +23,7 @@ import numpy as np
 from jax import Array
 
 from kernel_sd import _validate
-from kernel_sd.filters import ridge
+from kernel_sd.filters import resolvent, ridge
 from kernel_sd.kernels import Kernel
 from kernel_sd.solvers import (
     STATUS_INFEASIBLE,
@@ -114,11 +114,7 @@ class DistillTrace:
         d = self.spectrum.eigvals.reshape(lead + (-1,))
         ones = jnp.ones_like(self.shrinkage[..., :1, :])
         prev = jnp.concatenate([ones, self.shrinkage[..., :-1, :]], axis=-2)  # A_{t-1}
-        denom = c + d
-        inv = jnp.where(
-            jnp.isfinite(c) & (denom > 0), 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0
-        )
-        scale = prev * inv
+        scale = prev * resolvent(d, c)
         if self.z0.ndim == 1:
             return scale * self.z0.reshape(lead + (-1,))
         return scale[..., None] * self.z0.reshape(lead + self.z0.shape)
@@ -141,13 +137,7 @@ def _rounds(d, V, z0, s_perp0, W, hyper, *, rounds: int, constrained: bool):
         else:
             c, status = jnp.asarray(hyper, d.dtype), jnp.zeros((), jnp.int32)
         h = ridge(d, c)
-        # (c I + D)^{-1} with the conventions of `ridge`: 0 once collapsed (c = inf)
-        # and on d = 0 when c = 0 (the pseudo-inverse).
-        denom = c + d
-        inv = jnp.where(
-            jnp.isfinite(c) & (denom > 0), 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0
-        )
-        coef = inv[:, None] * z
+        coef = resolvent(d, c)[:, None] * z  # α_t = (c_t I + D)^{-1} z_t
         z_next = h[:, None] * z  # [MFB20] z_{t+1} = D (c_t I + D)^{-1} z_t
         out = (c, status.astype(jnp.int32), h, coef, z_next, s_perp + jnp.sum(s))
         return (z_next, jnp.zeros_like(s_perp)), out

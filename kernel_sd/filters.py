@@ -23,6 +23,7 @@ from jax import Array
 
 __all__ = [
     "ridge",
+    "resolvent",
     "gradient_flow",
     "gradient_descent",
     "compose",
@@ -49,6 +50,20 @@ def ridge(d: Array, c: Array) -> Array:
     denom = c + d
     safe = jnp.where((denom > 0) & jnp.isfinite(denom), denom, 1.0)
     return jnp.where((d > 0) & jnp.isfinite(c), d / safe, 0.0)
+
+
+def resolvent(d: Array, c: Array) -> Array:
+    """Diagonal of ``(cI + D)^{-1}``: ``1 / (c + d)``, with the edge conventions of :func:`ridge`.
+
+    ``c = +inf`` (a collapsed round) gives 0; ``c + d = 0`` (``c = 0`` on a null
+    direction) gives 0, the pseudo-inverse. ``ridge(d, c) = d · resolvent(d, c)``
+    up to rounding.
+    """
+    d = jnp.asarray(d)
+    c = jnp.asarray(c, d.dtype)
+    denom = c + d
+    safe = jnp.where(denom > 0, denom, 1.0)
+    return jnp.where(jnp.isfinite(c) & (denom > 0), 1.0 / safe, 0.0)
 
 
 def gradient_flow(d: Array, t: Array) -> Array:

@@ -48,3 +48,16 @@ def test_compose_effective_dimension_participation():
     assert float(filters.effective_dimension(h)) == 0.75
     assert float(filters.participation_ratio(jnp.array([1.0, 1.0, 1.0]))) == 3.0
     assert float(filters.participation_ratio(jnp.zeros(3))) == 0.0
+
+
+def test_resolvent_edges_and_ridge_identity():
+    d = jnp.array([2.0, 1.0, 0.0])
+    np.testing.assert_allclose(
+        filters.resolvent(d, 0.5), [0.4, 1 / 1.5, 2.0], rtol=1e-15
+    )
+    np.testing.assert_array_equal(filters.resolvent(d, jnp.inf), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(filters.resolvent(d, 0.0), [0.5, 1.0, 0.0])
+    for c in (0.0, 0.3, jnp.inf):
+        np.testing.assert_allclose(
+            d * filters.resolvent(d, c), filters.ridge(d, c), rtol=1e-15, atol=0
+        )
