@@ -21,34 +21,13 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser", "make_kernel", "experiments_dir", "KERNEL_NAMES"]
+from kernel_sd import kernels
 
-KERNEL_NAMES = (
-    "rbf", "laplace", "matern12", "matern32", "matern52", "poly", "linear",
-    "arccos0", "arccos1",
-)  # fmt: skip
+__all__ = ["main", "build_parser", "experiments_dir"]
 
 
 class UsageError(Exception):
     """A user mistake: reported as one line, without a traceback, exit code 2."""
-
-
-def make_kernel(name: str, lengthscale: float):
-    """A kernel from its CLI name (``lengthscale`` where the kernel has one)."""
-    from kernel_sd import kernels
-
-    makers = {
-        "rbf": lambda: kernels.RBF(lengthscale=lengthscale),
-        "laplace": lambda: kernels.Laplace(lengthscale=lengthscale),
-        "matern12": lambda: kernels.Matern(nu=0.5, lengthscale=lengthscale),
-        "matern32": lambda: kernels.Matern(nu=1.5, lengthscale=lengthscale),
-        "matern52": lambda: kernels.Matern(nu=2.5, lengthscale=lengthscale),
-        "poly": lambda: kernels.Polynomial(degree=3, gamma=1.0, coef0=1.0),
-        "linear": lambda: kernels.Linear(),
-        "arccos0": lambda: kernels.ArcCosine(order=0),
-        "arccos1": lambda: kernels.ArcCosine(order=1),
-    }
-    return makers[name]()
 
 
 def _problem(args):
@@ -86,7 +65,7 @@ def _cmd_distill(args) -> int:
     if args.eps is None and args.lam is None:
         args.eps = 0.05
     ds = _problem(args)
-    kernel = make_kernel(args.kernel, args.lengthscale)
+    kernel = kernels.from_name(args.kernel, lengthscale=args.lengthscale)
     has_test = ds.X_test.shape[0] > 0
     trace = ksd.self_distill(
         kernel, ds.X, ds.y, eps=args.eps, lam=args.lam, rounds=args.rounds,
@@ -160,7 +139,9 @@ def _cmd_spectrum(args) -> int:
     from kernel_sd import plotting, results
 
     ds = _problem(args)
-    spec = ksd.spectrum(make_kernel(args.kernel, args.lengthscale), ds.X)
+    spec = ksd.spectrum(
+        kernels.from_name(args.kernel, lengthscale=args.lengthscale), ds.X
+    )
     d = np.asarray(spec.eigvals)
     print(f"{ds.name}; kernel {args.kernel} (lengthscale {args.lengthscale:g})")
     print(
@@ -322,7 +303,7 @@ def _add_problem_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument(
-        "--kernel", choices=KERNEL_NAMES, default="rbf", help="kernel (default rbf)"
+        "--kernel", choices=kernels.NAMES, default="rbf", help="kernel (default rbf)"
     )
     g.add_argument("--lengthscale", type=_positive_float, default=0.08,
                    help="kernel lengthscale (default 0.08, i.e. exp(-78 |x-z|^2) for rbf)")  # fmt: skip

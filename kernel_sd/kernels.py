@@ -34,6 +34,8 @@ __all__ = [
     "Linear",
     "ArcCosine",
     "gram",
+    "NAMES",
+    "from_name",
     "gram_sharded",
     "DEFAULT_BLOCK_SIZE",
 ]
@@ -292,6 +294,35 @@ class ArcCosine(Kernel):
             return 1.0 - theta / jnp.pi
         prod = nx[:, None] * nz[None, :]
         return prod * (jnp.sin(theta) + (jnp.pi - theta) * jnp.cos(theta)) / jnp.pi
+
+
+NAMES = (
+    "rbf", "laplace", "matern12", "matern32", "matern52", "poly", "linear",
+    "arccos0", "arccos1",
+)  # fmt: skip
+"""Short names accepted by :func:`from_name` (the CLI's ``--kernel`` choices)."""
+
+
+def from_name(name: str, *, lengthscale: float = 1.0) -> Kernel:
+    """A kernel from its short name; ``lengthscale`` is used where the kernel has one.
+
+    ``"poly"`` is ``Polynomial(degree=3, gamma=1, coef0=1)``; ``"matern12/32/52"``
+    are Matérn with ``ν = 1/2, 3/2, 5/2``; ``"arccos0/1"`` the arc-cosine kernels.
+    """
+    makers = {
+        "rbf": lambda: RBF(lengthscale=lengthscale),
+        "laplace": lambda: Laplace(lengthscale=lengthscale),
+        "matern12": lambda: Matern(nu=0.5, lengthscale=lengthscale),
+        "matern32": lambda: Matern(nu=1.5, lengthscale=lengthscale),
+        "matern52": lambda: Matern(nu=2.5, lengthscale=lengthscale),
+        "poly": lambda: Polynomial(degree=3, gamma=1.0, coef0=1.0),
+        "linear": lambda: Linear(),
+        "arccos0": lambda: ArcCosine(order=0),
+        "arccos1": lambda: ArcCosine(order=1),
+    }
+    if name not in makers:
+        raise ValueError(f"`kernel` must be one of {list(NAMES)}, got {name!r}.")
+    return makers[name]()
 
 
 @partial(jax.jit, static_argnames=("block_size",))

@@ -33,16 +33,6 @@ from kernel_sd.spectral import features
 
 __all__ = ["SelfDistillationRegressor", "SelfDistillationClassifier"]
 
-_KERNELS = {
-    "rbf": lambda ell: _kernels.RBF(lengthscale=ell),
-    "laplace": lambda ell: _kernels.Laplace(lengthscale=ell),
-    "matern12": lambda ell: _kernels.Matern(nu=0.5, lengthscale=ell),
-    "matern32": lambda ell: _kernels.Matern(nu=1.5, lengthscale=ell),
-    "matern52": lambda ell: _kernels.Matern(nu=2.5, lengthscale=ell),
-    "linear": lambda ell: _kernels.Linear(),
-    "arccos1": lambda ell: _kernels.ArcCosine(order=1),
-}
-
 
 class _SelfDistillationBase(BaseEstimator):
     """Shared fitting logic; subclasses set how targets are encoded and decoded."""
@@ -65,12 +55,7 @@ class _SelfDistillationBase(BaseEstimator):
     def _kernel(self):
         if isinstance(self.kernel, _kernels.Kernel):
             return self.kernel
-        if self.kernel not in _KERNELS:
-            raise ValueError(
-                f"`kernel` must be a kernel_sd Kernel or one of {sorted(_KERNELS)}, "
-                f"got {self.kernel!r}."
-            )
-        return _KERNELS[self.kernel](self.lengthscale)
+        return _kernels.from_name(self.kernel, lengthscale=self.lengthscale)
 
     def _fit_targets(self, X, Y):
         lam = self.lam
@@ -102,8 +87,8 @@ class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):
     ``y_{t+1} = f_t(X)``; ``predict`` uses the last round unless ``round`` is given.
 
     Args:
-        kernel: a name (``"rbf"``, ``"laplace"``, ``"matern12"``, ``"matern32"``,
-            ``"matern52"``, ``"linear"``, ``"arccos1"``) or a ``kernel_sd`` kernel.
+        kernel: a name from ``kernel_sd.kernels.NAMES`` (``"rbf"``, ``"laplace"``,
+            ``"matern32"``, ...; see ``kernels.from_name``) or a ``kernel_sd`` kernel.
         lengthscale: ``ℓ`` for named kernels that have one.
         eps: constraint level ε (constrained form), exclusive with ``lam``.
         lam: penalty (penalised form, ``KernelRidge(alpha=K·lam)`` per round);

@@ -151,3 +151,13 @@ def test_bad_inputs(rng):
         ksd.gram(k, np.ones((3, 2)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="kernel"):
         ksd.gram(lambda x, z: x @ z.T, np.ones((3, 2)))
+
+
+def test_from_name_builds_every_named_kernel():
+    for name in kernels.NAMES:
+        assert isinstance(kernels.from_name(name, lengthscale=0.5), kernels.Kernel)
+    assert kernels.from_name("matern32", lengthscale=0.5) == kernels.Matern(
+        nu=1.5, lengthscale=0.5
+    )
+    with pytest.raises(ValueError, match="kernel"):
+        kernels.from_name("gaussian")
