@@ -101,21 +101,29 @@ class Spectrum:
         return d[0] / d_min
 
 
-@jax.jit
-def _eigh_core(G: Array) -> Spectrum:
-    n = G.shape[0]
-    raw, vecs = jnp.linalg.eigh(0.5 * (G + G.T))
-    raw, vecs = raw[::-1], vecs[:, ::-1]
-    floor = n * jnp.finfo(G.dtype).eps * jnp.maximum(raw[0], 0.0)
-    keep = raw > floor
+def _noise_floor(n: int, d_max: Array) -> Array:
+    """``K · eps_machine · d_max``: eigenvalues below it are numerically zero."""
+    return n * jnp.finfo(d_max.dtype).eps * jnp.maximum(d_max, 0.0)
+
+
+def _clamped(d: Array, V: Array, *, complete: bool) -> Spectrum:
+    """A :class:`Spectrum` from descending eigenpairs, eigenvalues under the floor set to 0."""
+    floor = _noise_floor(V.shape[0], d[0])
+    keep = d > floor
     return Spectrum(
-        eigvals=jnp.where(keep, raw, 0.0),
-        eigvecs=vecs,
+        eigvals=jnp.where(keep, d, 0.0),
+        eigvecs=V,
         noise_floor=floor,
         n_clamped=jnp.sum(~keep),
-        min_raw_eigval=raw[-1],
-        complete=True,
+        min_raw_eigval=d[-1],
+        complete=complete,
     )
+
+
+@jax.jit
+def _eigh_core(G: Array) -> Spectrum:
+    raw, vecs = jnp.linalg.eigh(0.5 * (G + G.T))
+    return _clamped(raw[::-1], vecs[:, ::-1], complete=True)
 
 
 def _check_memory(n: int, itemsize: int, max_memory_gb: float) -> None:
@@ -301,18 +309,7 @@ def spectrum_from_eigen(eigvals: Array, eigvecs: Array) -> Spectrum:
             f"`eigvecs` columns are not orthonormal (max |VᵀV − I| = {gram_err:.2e}); "
             "orthonormalise them, e.g. with jnp.linalg.qr."
         )
-    floor = V.shape[0] * jnp.finfo(dtype).eps * jnp.maximum(d[0], 0.0)
-    keep = d > floor
-    return _finish(
-        Spectrum(
-            eigvals=jnp.where(keep, d, 0.0),
-            eigvecs=V,
-            noise_floor=floor,
-            n_clamped=jnp.sum(~keep),
-            min_raw_eigval=d[-1],
-            complete=V.shape[0] == V.shape[1],
-        )
-    )
+    return _finish(_clamped(d, V, complete=V.shape[0] == V.shape[1]))
 
 
 LANDMARK_METHODS = ("pivoted", "uniform")
@@ -373,7 +370,7 @@ def _nystrom_core(kernel: Kernel, X: Array, Z: Array, block_size: int):
     lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
     # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
     # m · eps · λ_max are numerically zero and left out of the pseudo-inverse.
-    keep = lam > m * jnp.finfo(dtype).eps * jnp.maximum(lam[-1], 0.0)
+    keep = lam > _noise_floor(m, lam[-1])
     L = Q * jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, lam, 1.0)), 0.0)[None, :]
 
     blocks, mask = _row_blocks(X, block_size)
@@ -514,7 +511,7 @@ def nystrom_spectrum(
             "The Nyström factorisation produced NaN/inf; the kernel matrix has "
             "non-finite entries (check the kernel's hyper-parameters and inputs)."
         )
-    floor = n * jnp.finfo(X.dtype).eps * jnp.maximum(S[0], 0.0)
+    floor = _noise_floor(n, S[0])
     r = int(jnp.sum(S > floor))
     if r == 0:
         raise ValueError(
