@@ -32,7 +32,7 @@ from kernel_sd.solvers import (
     raise_for_status,
     targets_in_eigenbasis,
 )
-from kernel_sd.spectral import Spectrum, features
+from kernel_sd.spectral import Spectrum, expand, features
 from kernel_sd.spectral import spectrum as _spectrum
 
 __all__ = [
@@ -125,8 +125,12 @@ class DistillTrace:
         return jnp.sum(self.shrinkage, axis=-1)
 
 
-def _rounds(d, V, z0, s_perp0, W, hyper, *, rounds: int, constrained: bool):
-    """All rounds for one hyper-parameter (``Kε`` or ``lam``); ``z0`` is ``(r, q)``."""
+def _rounds(d, z0, s_perp0, W, hyper, *, rounds: int, constrained: bool):
+    """All rounds for one hyper-parameter (``Kε`` or ``lam``); ``z0`` is ``(r, q)``.
+
+    Training predictions ``V z_{t+1}`` are left to the caller (one product for
+    all rounds, also when ``V`` is implicit); this returns ``z_{t+1}``.
+    """
 
     def step(carry, _):
         z, s_perp = carry
@@ -146,14 +150,13 @@ def _rounds(d, V, z0, s_perp0, W, hyper, *, rounds: int, constrained: bool):
         step, (z0, s_perp0), None, length=rounds
     )
     shrinkage = jnp.cumprod(h, axis=0)  # [MFB20] A_t = Π_{i<=t} D (c_i I + D)^{-1}
-    train = jnp.einsum("kr,trq->tkq", V, z_next)
     test = None if W is None else jnp.einsum("mr,trq->tmq", W, coef)
-    return c, status, shrinkage, norm2, train, test
+    return c, status, shrinkage, norm2, z_next, test
 
 
 @partial(jax.jit, static_argnames=("rounds", "constrained", "batched"))
-def _rounds_core(d, V, z0, s_perp0, W, hyper, rounds, constrained, batched):
-    fn = partial(_rounds, d, V, z0, s_perp0, W, rounds=rounds, constrained=constrained)
+def _rounds_core(d, z0, s_perp0, W, hyper, rounds, constrained, batched):
+    fn = partial(_rounds, d, z0, s_perp0, W, rounds=rounds, constrained=constrained)
     return jax.vmap(fn)(hyper) if batched else fn(hyper)
 
 
@@ -215,9 +218,8 @@ def _distill(spec, y, *, eps, lam, rounds, W, batched) -> DistillTrace:
             )
     single = y.ndim == 1
     z0, s_perp0 = targets_in_eigenbasis(spec, y[:, None] if single else y)
-    c, status, shrinkage, norm2, train, test = _rounds_core(
+    c, status, shrinkage, norm2, z_next, test = _rounds_core(
         spec.eigvals,
-        spec.eigvecs,
         z0,
         s_perp0,
         W,
@@ -227,6 +229,7 @@ def _distill(spec, y, *, eps, lam, rounds, W, batched) -> DistillTrace:
         batched,
     )
     _report(c, status, spec, eps_v, z0, s_perp0)
+    train = expand(spec.eigvecs, z_next)  # f_t(X) = V z_{t+1}, all rounds at once
     if single:
         train = train[..., 0]
         test = None if test is None else test[..., 0]

@@ -38,7 +38,7 @@ from jax import Array
 
 from kernel_sd import _validate
 from kernel_sd.filters import gradient_descent, gradient_flow
-from kernel_sd.spectral import Spectrum
+from kernel_sd.spectral import Spectrum, expand
 
 __all__ = [
     "Fit",
@@ -153,13 +153,13 @@ def _features(test_features, spec: Spectrum, dtype):
 
 
 @jax.jit
-def _apply(d, V, z, H, W):
-    """Predictions of filters ``H`` (T, r) on coordinates ``z`` (r, q)."""
-    train = jnp.einsum("kr,tr,rq->tkq", V, H, z)
+def _apply(d, z, H, W):
+    """Filters ``H`` (T, r) on coordinates ``z`` (r, q): ``H z``, test predictions, ``α``."""
+    Hz = H[:, :, None] * z[None, :, :]
     inv = jnp.where(d > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
     coef = (H * inv[None, :])[:, :, None] * z[None, :, :]
     test = None if W is None else jnp.einsum("mr,trq->tmq", W, coef)
-    return train, test, coef
+    return Hz, test, coef
 
 
 def _fit(spec: Spectrum, y, H, test_features) -> Fit:
@@ -168,7 +168,8 @@ def _fit(spec: Spectrum, y, H, test_features) -> Fit:
     W = _features(test_features, spec, dtype)
     single = y.ndim == 1
     z = spec.eigvecs.T @ (y[:, None] if single else y)
-    train, test, coef = _apply(spec.eigvals, spec.eigvecs, z, H, W)
+    Hz, test, coef = _apply(spec.eigvals, z, H, W)
+    train = expand(spec.eigvecs, Hz)  # f(X) = V H z for every filter row
     if single:
         train, coef = train[..., 0], coef[..., 0]
         test = None if test is None else test[..., 0]

@@ -11,19 +11,16 @@ temporaries stay ``O(block_size * m)``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-from functools import partial
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from kernel_sd import _validate
+from kernel_sd._blocks import as_devices, row_map
 
 __all__ = [
     "Kernel",
@@ -325,18 +322,6 @@ def from_name(name: str, *, lengthscale: float = 1.0) -> Kernel:
     return makers[name]()
 
 
-@partial(jax.jit, static_argnames=("block_size",))
-def _gram_blocked(kernel: Kernel, X: Array, Z: Array, block_size: int) -> Array:
-    n = X.shape[0]
-    n_blocks = -(-n // block_size)
-    pad = n_blocks * block_size - n
-    # Pad with copies of the first row (always a valid input) and drop them after.
-    Xp = jnp.concatenate([X, jnp.broadcast_to(X[:1], (pad, X.shape[1]))], axis=0)
-    blocks = Xp.reshape(n_blocks, block_size, X.shape[1])
-    out = jax.lax.map(lambda Xb: kernel(Xb, Z), blocks)
-    return out.reshape(n_blocks * block_size, Z.shape[0])[:n]
-
-
 def gram(
     kernel: Kernel,
     X: Array,
@@ -365,25 +350,9 @@ def gram(
         >>> ksd.gram(ksd.kernels.RBF(lengthscale=1.0), X).round(4).tolist()
         [[1.0, 0.6065], [0.6065, 1.0]]
     """
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    X = _validate.inputs("X", X)
     same = Z is None
-    Z = X if same else _validate.inputs("Z", Z)
-    if X.shape[1] != Z.shape[1]:
-        raise ValueError(
-            f"`X` has {X.shape[1]} features but `Z` has {Z.shape[1]}; both must "
-            "have the same number of columns."
-        )
-    if not (isinstance(block_size, (int, np.integer)) and block_size >= 1):
-        raise ValueError(
-            f"`block_size` must be a positive integer, got {block_size!r}."
-        )
-    block = int(min(block_size, X.shape[0]))
-    G = _gram_blocked(kernel, X, Z, block)
+    X, Z = _check_gram_args(kernel, X, Z, block_size)
+    G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size)
     if same:
         G = 0.5 * (G + G.T)
     return G
@@ -412,19 +381,10 @@ def _check_gram_args(kernel, X, Z, block_size):
     return X, Z
 
 
-@functools.lru_cache(maxsize=8)
-def _sharded_map(devices: tuple) -> tuple[Mesh, object]:
-    """Mesh over ``devices`` (axis ``"rows"``) and the jitted per-device block map."""
-    mesh = Mesh(np.asarray(devices, dtype=object), ("rows",))
-
-    def local(kernel, blocks, Z):
-        # Each device evaluates its own row blocks one at a time, as in `gram`.
-        return jax.lax.map(lambda Xb: kernel(Xb, Z), blocks)
-
-    fn = jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), P("rows"), P()), out_specs=P("rows")
-    )
-    return mesh, jax.jit(fn)
+def _kernel_rows(rows, shared):
+    """Rows ``k(X_b, Z)`` of one block."""
+    (Xb,), (kernel, Z) = rows, shared
+    return kernel(Xb, Z)
 
 
 def gram_sharded(
@@ -462,22 +422,8 @@ def gram_sharded(
     """
     same = Z is None
     X, Z = _check_gram_args(kernel, X, Z, block_size)
-    devices = tuple(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("`devices` is empty; pass None to use jax.devices().")
-    mesh, fn = _sharded_map(devices)
-    n, p = X.shape
-    block = int(min(block_size, n))
-    n_blocks = -(-n // block)
-    n_blocks = -(-n_blocks // len(devices)) * len(devices)
-    pad = n_blocks * block - n
-    # Pad with copies of the first row (always a valid input) and drop them after.
-    Xp = jnp.concatenate([X, jnp.broadcast_to(X[:1], (pad, p))], axis=0)
-    blocks = jax.device_put(
-        Xp.reshape(n_blocks, block, p), NamedSharding(mesh, P("rows"))
-    )
-    Zr = jax.device_put(Z, NamedSharding(mesh, P()))
-    G = fn(kernel, blocks, Zr).reshape(n_blocks * block, Z.shape[0])[:n]
+    devices = as_devices(devices)
+    G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size, devices=devices)
     if same:
         G = 0.5 * (G + G.T)
     return G

@@ -8,6 +8,7 @@ from scipy.optimize import brentq
 
 import kernel_sd as ksd
 from kernel_sd import kernels
+from kernel_sd.spectral import KernelEigvecs
 
 N = 120
 # Laplace kernel on the unit square: K_mm and G are well conditioned (κ(G) ~ 1e4),
@@ -242,3 +243,103 @@ def test_infeasible_eps_on_a_low_rank_spectrum_suggests_more_landmarks(problem):
     # exceeds K·eps, so no c_0 > 0 exists.
     with pytest.raises(ValueError, match="more landmarks `m`"):
         ksd.self_distill(KERNEL, X, y, eps=1e-6, rounds=2, spectrum=spec)
+
+
+@pytest.mark.parametrize("accumulate", ["factor", "gram"])
+def test_implicit_vectors_give_the_dense_rounds(problem, accumulate):
+    """V = k(X, Z) M never stored: rounds still equal the dense Nyström rounds."""
+    X, y, X_test = problem
+    spec = ksd.nystrom_spectrum(
+        KERNEL, X, m=40, accumulate=accumulate, vectors="implicit", block_size=16
+    )
+    assert isinstance(spec.eigvecs, KernelEigvecs)
+    eps = 0.25 * float(y @ y) / N
+    tr = ksd.self_distill(KERNEL, X, y, eps=eps, rounds=6, X_test=X_test, spectrum=spec)
+    Z = np.asarray(spec.landmarks)
+    Gt, Kmm_pinv = dense_nystrom(KERNEL, X, Z)
+    cross = np.asarray(KERNEL(X_test, Z)) @ Kmm_pinv @ np.asarray(KERNEL(Z, X)) / N
+    c, train, test = _dense_rounds(Gt, cross, y, eps=eps, rounds=6)
+    live = np.isfinite(c)
+    np.testing.assert_array_equal(np.isinf(tr.c), ~live)
+    np.testing.assert_allclose(np.asarray(tr.c)[live], c[live], rtol=1e-10)
+    scale = np.abs(y).max()
+    np.testing.assert_allclose(tr.train_pred, train, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(tr.test_pred, test, rtol=1e-10, atol=1e-10 * scale)
+
+
+def test_implicit_vectors_products_and_materialize(problem):
+    X, y, _ = problem
+    explicit = ksd.nystrom_spectrum(KERNEL, X, m=30, vectors="explicit")
+    implicit = ksd.nystrom_spectrum(KERNEL, X, m=30, vectors="implicit", block_size=7)
+    V = np.asarray(explicit.eigvecs)
+    W = implicit.eigvecs
+    assert W.shape == V.shape
+    np.testing.assert_allclose(W.materialize(), V, atol=1e-12)
+    Y = np.stack([y, y**2], axis=1)
+    np.testing.assert_allclose(W.T @ y, V.T @ y, atol=1e-11)
+    np.testing.assert_allclose(W.T @ Y, V.T @ Y, atol=1e-11)
+    A = np.random.default_rng(0).standard_normal((V.shape[1], 3))
+    np.testing.assert_allclose(W @ A, V @ A, atol=1e-12)
+    np.testing.assert_allclose(W @ A[:, 0], V @ A[:, 0], atol=1e-12)
+    with pytest.raises(TypeError, match="materialize"):
+        np.asarray(W)
+    # Closed-form gradient flow runs on the implicit spectrum too.
+    t = np.array([1.0, 30.0])
+    a = ksd.dynamics.teacher_flow(explicit, y, t=t)
+    b = ksd.dynamics.teacher_flow(implicit, y, t=t)
+    np.testing.assert_allclose(b.train_pred, a.train_pred, atol=1e-11)
+
+
+def test_gram_accumulation_reports_its_noise_floor():
+    """Ill-conditioned K_mm: the 'gram' route raises its floor by ρ <= cond(K_mm),
+    and every eigenvalue it keeps is right to within that floor."""
+    rng = np.random.default_rng(3)
+    n, m = 150, 40
+    X = rng.uniform(size=(n, 2))
+    k = kernels.RBF(lengthscale=0.3)  # smooth: cond(K_mm) ~ 1e8
+    fac = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate="factor")
+    gr = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate="gram")
+    Z = np.asarray(gr.landmarks)
+    eps = np.finfo(float).eps
+    Knm = np.asarray(k(X, Z))
+    Kmm_pinv = np.linalg.pinv(np.asarray(k(Z, Z)), rcond=m * eps, hermitian=True)
+    ref = np.linalg.eigvalsh(Knm @ Kmm_pinv @ Knm.T / n)[::-1]
+    lam = np.linalg.eigvalsh(np.asarray(k(Z, Z)))
+    floor_factor = n * eps * ref[0]
+    np.testing.assert_allclose(float(fac.noise_floor), floor_factor, rtol=1e-8)
+    rho = float(gr.noise_floor) / floor_factor
+    assert 1e3 < rho <= 1.01 * lam[-1] / lam[0]
+    d = np.asarray(gr.eigvals)
+    assert 0 < d.size < m and np.all(d > float(gr.noise_floor))
+    # Kept eigenvalues agree with the reference and the 'factor' route to the floor.
+    np.testing.assert_allclose(d, ref[: d.size], rtol=0, atol=float(gr.noise_floor))
+    np.testing.assert_allclose(
+        d, np.asarray(fac.eigvals)[: d.size], rtol=0, atol=float(gr.noise_floor)
+    )
+
+
+def test_truncation_is_the_relative_trace_residual(problem):
+    X, _, _ = problem
+    spec = ksd.nystrom_spectrum(KERNEL, X, m=20)
+    G = np.asarray(KERNEL(X, X)) / N
+    Gt, _ = dense_nystrom(KERNEL, X, np.asarray(spec.landmarks))
+    expected = np.trace(G - Gt) / np.trace(G)
+    np.testing.assert_allclose(float(spec.truncation), expected, rtol=1e-10)
+    assert ksd.spectrum(KERNEL, X).truncation is None
+
+
+def test_pivoted_factor_past_the_memory_limit_points_to_uniform(problem):
+    X, _, _ = problem
+    with pytest.raises(ValueError, match="landmarks='uniform'"):
+        ksd.nystrom_spectrum(KERNEL, X, m=50, max_memory_gb=1e-6)
+    ksd.nystrom_spectrum(KERNEL, X, m=50, landmarks="uniform", max_memory_gb=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kw", "name"),
+    [({"accumulate": "fast"}, "accumulate"), ({"vectors": 1}, "vectors")],
+)
+def test_bad_accumulate_and_vectors_are_errors(problem, kw, name):
+    X, _, _ = problem
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        ksd.nystrom_spectrum(KERNEL, X, m=5, **kw)

@@ -1,0 +1,128 @@
+"""Row-block engine: every O(n·m) pass over the training points, on one or many devices.
+
+The low-rank and matrix-free paths never hold an ``n × n`` (or ``n × m``) kernel
+matrix. They sweep the ``n`` rows of ``X`` in blocks of ``b`` rows, and each block
+either produces its rows of the output (:func:`row_map`: ``k(X_b, Z) M``, the
+rows of ``G Q``) or adds a term to a sum (:func:`row_sum`: ``K_mn K_nm``,
+``K_mn y``). Working memory is one block, ``O(b · m)``.
+
+With several devices the blocks are split over a 1-D mesh (axis ``"rows"``) with
+``jax.shard_map``; the per-block computation is the same function, the shared
+arguments are replicated, and :func:`row_sum` adds the per-device sums with a
+``psum``. :func:`row_map` therefore returns the same numbers as on one device;
+:func:`row_sum` the same up to the order of the final additions (round-off).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+_AXIS = "rows"
+
+
+def as_devices(devices) -> tuple:
+    """``devices`` as a tuple; ``None`` means every device of the default backend."""
+    devices = tuple(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("`devices` is empty; pass None to use jax.devices().")
+    return devices
+
+
+def _pad_blocks(rows: tuple, n: int, block: int, n_dev: int):
+    """Rows padded to whole blocks per device, reshaped ``(n_blocks, block, ...)``.
+
+    Padding repeats the first row (always a valid input); the returned 0/1 mask
+    ``(n_blocks, block)`` marks the real rows.
+    """
+    n_blocks = -(-n // block)
+    n_blocks = -(-n_blocks // n_dev) * n_dev
+    pad = n_blocks * block - n
+
+    def one(a):
+        a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad,) + a.shape[1:])])
+        return a.reshape((n_blocks, block) + a.shape[1:])
+
+    mask = (jnp.arange(n_blocks * block) < n).reshape(n_blocks, block)
+    return tuple(one(a) for a in rows), mask
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(fn: Callable, reduce: bool, devices: tuple | None):
+    """The jitted sweep of ``fn`` over row blocks (sharded when ``devices`` is set)."""
+
+    def local(blocks, mask, shared):
+        if reduce:
+
+            def add(acc, item):
+                rows_b, mask_b = item
+                term = fn(rows_b, mask_b.astype(rows_b[0].dtype), shared)
+                return jax.tree.map(jnp.add, acc, term), None
+
+            first = jax.tree.map(lambda a: a[0], blocks), mask[0]
+            zero = jax.tree.map(
+                jnp.zeros_like, fn(first[0], first[1].astype(first[0][0].dtype), shared)
+            )
+            total, _ = jax.lax.scan(add, zero, (blocks, mask))
+            return total if devices is None else jax.lax.psum(total, _AXIS)
+        return jax.lax.map(lambda rows_b: fn(rows_b, shared), blocks)
+
+    if devices is None:
+        return None, jax.jit(local)
+    mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
+    sharded = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(P(_AXIS), P(_AXIS), P()),
+        out_specs=P() if reduce else P(_AXIS),
+    )
+    return mesh, jax.jit(sharded)
+
+
+def _sweep(fn, rows, shared, block_size: int, devices, reduce: bool):
+    rows = tuple(rows)
+    n = rows[0].shape[0]
+    block = int(min(block_size, n))
+    devices = None if devices is None or len(devices) == 1 else tuple(devices)
+    blocks, mask = _pad_blocks(rows, n, block, 1 if devices is None else len(devices))
+    mesh, run = _compiled(fn, reduce, devices)
+    if mesh is not None:
+        blocks = jax.device_put(blocks, NamedSharding(mesh, P(_AXIS)))
+        mask = jax.device_put(mask, NamedSharding(mesh, P(_AXIS)))
+        shared = jax.device_put(shared, NamedSharding(mesh, P()))
+    out = run(blocks, mask, shared)
+    if reduce:
+        return out
+    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
+
+
+def row_map(
+    fn: Callable, rows: tuple[Array, ...], shared, *, block_size: int, devices=None
+):
+    """Stack ``fn(rows_b, shared)`` over row blocks ``rows_b`` of the arrays ``rows``.
+
+    ``fn`` must be a hashable function (module level or a ``functools.partial``
+    of one) returning ``(b, ...)`` arrays; padding rows are dropped. ``devices``:
+    ``None`` or one device runs a ``lax.map`` on the default device; several
+    shard the blocks over them.
+    """
+    return _sweep(fn, rows, shared, block_size, devices, reduce=False)
+
+
+def row_sum(
+    fn: Callable, rows: tuple[Array, ...], shared, *, block_size: int, devices=None
+):
+    """``Σ_b fn(rows_b, w_b, shared)`` over row blocks, ``w_b`` the 0/1 row mask.
+
+    ``fn`` must weight its rows by ``w_b`` (padding rows have weight 0) and
+    return a pytree of fixed shapes; sums are accumulated block by block in the
+    dtype of the rows.
+    """
+    return _sweep(fn, rows, shared, block_size, devices, reduce=True)
