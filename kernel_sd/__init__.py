@@ -19,6 +19,7 @@ from kernel_sd.distill import self_distill as self_distill
 from kernel_sd.distill import self_distill_sweep as self_distill_sweep
 from kernel_sd.kernels import gram as gram
 from kernel_sd.kernels import gram_sharded as gram_sharded
+from kernel_sd.lanczos import lanczos_spectrum as lanczos_spectrum
 from kernel_sd.solvers import MultiplierResult as MultiplierResult
 from kernel_sd.solvers import multiplier as multiplier
 from kernel_sd.spectral import Spectrum as Spectrum
@@ -42,6 +43,7 @@ __all__ = [
     "gram",
     "gram_sharded",
     "kernels",
+    "lanczos_spectrum",
     "multiplier",
     "nystrom_spectrum",
     "plotting",
