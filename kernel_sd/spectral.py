@@ -14,7 +14,10 @@ Numerical rules (design notes, "Numerical rules"):
 
 Large n: the exact path needs ``~3 n²`` numbers (a guard refuses past
 ``max_memory_gb``); :func:`nystrom_spectrum` is the low-rank path, the exact
-eigendecomposition of a Nyström approximation in ``O(n·m)`` memory.
+eigendecomposition of a Nyström approximation in ``O(n·m)`` memory, and
+:func:`kernel_sd.lanczos_spectrum` the matrix-free one, the top of the exact
+spectrum from tiled products ``G Q``. Every pass over the training points runs
+on the row-block engine of ``kernel_sd._blocks`` (sharded over devices).
 """
 
 from __future__ import annotations
@@ -167,7 +170,8 @@ def _check_memory(n: int, itemsize: int, max_memory_gb: float) -> None:
             f"The exact spectrum of n={n} points needs about {need_gb:.1f} GiB "
             f"(three {n}x{n} arrays), over `max_memory_gb`={max_memory_gb:g}. "
             "Use the low-rank path, nystrom_spectrum(kernel, X, m=...) (memory "
-            "O(n·m)), subsample the data, or raise `max_memory_gb` if the memory "
+            "O(n·m)), the matrix-free top of the spectrum, lanczos_spectrum(kernel, "
+            "X, k=...), subsample the data, or raise `max_memory_gb` if the memory "
             "is there."
         )
 
@@ -288,7 +292,12 @@ def features(
         spec: the spectrum of ``k(X, X)/K``. For a Nyström spectrum (from
             :func:`nystrom_spectrum`) the rows are ``g̃_xᵀ V`` with the Nyström
             kernel ``g̃_x = k(x, Z) K_mm^+ K_mn / K``, computed as ``k(x, Z) P``.
-        block_size: rows of ``X_new`` per block of the cross-Gram matrix.
+            For a Lanczos spectrum (top ``k`` of the exact ``G``) they are
+            ``g_xᵀ V_k``: the new-point predictions of the rank-``k`` fit, equal
+            to its training predictions at the training points (``G V_k = V_k D_k``
+            up to ``residuals``).
+        block_size: rows of ``X_new`` per block of the cross-Gram matrix
+            (memory ``O(block_size · K)``, the ``(m, K)`` matrix is never stored).
     """
     X_new = _validate.inputs("X_test", X_new)
     if X_new.shape[1] != X.shape[1]:
@@ -298,12 +307,13 @@ def features(
     if spec.landmarks is not None:
         # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
         # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
-        cross = gram(
-            kernel, X_new.astype(X.dtype), spec.landmarks, block_size=block_size
-        )
-        return cross @ spec.landmark_map
-    cross = gram(kernel, X_new.astype(X.dtype), X, block_size=block_size)
-    return (cross / X.shape[0]) @ spec.eigvecs
+        shared = (kernel, spec.landmarks, spec.landmark_map)
+    else:
+        shared = (kernel, jnp.asarray(X, spec.eigvals.dtype), spec.eigvecs / X.shape[0])
+    # Row blocks of X_new: the (m, K) cross-Gram matrix is never stored.
+    return row_map(
+        _cross_matmul, (X_new.astype(X.dtype),), shared, block_size=block_size
+    )
 
 
 def spectrum_from_eigen(eigvals: Array, eigvecs: Array) -> Spectrum:
@@ -402,6 +412,9 @@ def _sym_gram(B: Array) -> tuple[Array, ...]:
     XLA has no symmetric rank-k update; chunking the columns and multiplying
     only chunk pairs ``i <= j`` does ``(q + 1)/(2q)`` of the work of ``B.T @ B``.
     """
+    # The barrier makes XLA compute B once: otherwise it may fuse B's producer
+    # (a kernel evaluation) into every chunk product and recompute it q times.
+    B = jax.lax.optimization_barrier(B)
     e = _chunk_edges(B.shape[1])
     parts = [B[:, e[i] : e[i + 1]] for i in range(len(e) - 1)]
     return tuple(

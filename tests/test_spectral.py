@@ -78,6 +78,8 @@ def test_memory_guard_points_to_the_low_rank_path():
     X = np.zeros((50_000, 1))
     with pytest.raises(ValueError, match=r"nystrom_spectrum\(kernel, X, m=\.\.\.\)"):
         ksd.spectrum(kernels.RBF(), X, max_memory_gb=1.0)
+    with pytest.raises(ValueError, match=r"lanczos_spectrum\(kernel, X, k=\.\.\.\)"):
+        ksd.spectrum(kernels.RBF(), X, max_memory_gb=1.0)
 
 
 def test_float32_ill_conditioned_warns(rng):
