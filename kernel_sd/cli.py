@@ -5,9 +5,12 @@ Subcommands:
 - ``distill``: self-distillation on a built-in problem or a user's file; per-round
   table, figure and results on disk.
 - ``spectrum``: eigenvalues of ``k(X, X)/K``: table, figure and results on disk.
+
+Both take ``--method exact|nystrom|lanczos`` (with ``--rank``) for large n.
 - ``verify``: check every registered theorem on many random instances.
 - ``reproduce``: regenerate a paper's figures (runs ``experiments/<name>/run.py``).
-- ``bench``: the benchmark of ``experiments/benchmarks/bench_distill.py``.
+- ``bench``: the benchmarks of ``experiments/benchmarks/`` (exact path, time and
+  memory vs n, the n = 10⁶ trace, accelerators).
 
 The CLI enables float64 (``jax_enable_x64``) before any computation: every
 number it prints is a float64 result. User mistakes (bad arguments, infeasible
@@ -52,8 +55,32 @@ def _problem_params(args) -> dict:
         "seed",
         "kernel",
         "lengthscale",
+        "method",
+        "rank",
     )
     return {k: getattr(args, k) for k in keys}
+
+
+def _spectrum(args, kernel, X):
+    """The spectrum of ``k(X, X)/K`` by ``--method`` (with ``--rank``)."""
+    import kernel_sd as ksd
+
+    n = X.shape[0]
+    if args.method == "exact":
+        if args.rank is not None:
+            raise UsageError("--rank applies to --method nystrom or lanczos only.")
+        return ksd.spectrum(kernel, X)
+    if args.method == "nystrom":
+        m = min(n, 1000) if args.rank is None else args.rank
+        if m > n:
+            raise UsageError(f"--rank {m} landmarks but only n = {n} points.")
+        return ksd.nystrom_spectrum(kernel, X, m=m)
+    k = min(n - 10, 100) if args.rank is None else args.rank
+    if k < 1 or k + 10 > n:
+        raise UsageError(
+            f"--method lanczos needs --rank <= n - 10 = {n - 10}; use --method exact."
+        )
+    return ksd.lanczos_spectrum(kernel, X, k=k)
 
 
 def _cmd_distill(args) -> int:
@@ -69,7 +96,7 @@ def _cmd_distill(args) -> int:
     has_test = ds.X_test.shape[0] > 0
     trace = ksd.self_distill(
         kernel, ds.X, ds.y, eps=args.eps, lam=args.lam, rounds=args.rounds,
-        X_test=ds.X_test if has_test else None,
+        X_test=ds.X_test if has_test else None, spectrum=_spectrum(args, kernel, ds.X),
     )  # fmt: skip
     form = f"eps = {args.eps:g}" if args.eps is not None else f"lam = {args.lam:g}"
     print(f"{ds.name}; kernel {args.kernel} (lengthscale {args.lengthscale:g}); {form}")
@@ -135,13 +162,11 @@ def _cmd_distill(args) -> int:
 def _cmd_spectrum(args) -> int:
     import numpy as np
 
-    import kernel_sd as ksd
     from kernel_sd import plotting, results
 
     ds = _problem(args)
-    spec = ksd.spectrum(
-        kernels.from_name(args.kernel, lengthscale=args.lengthscale), ds.X
-    )
+    kernel = kernels.from_name(args.kernel, lengthscale=args.lengthscale)
+    spec = _spectrum(args, kernel, ds.X)
     d = np.asarray(spec.eigvals)
     print(f"{ds.name}; kernel {args.kernel} (lengthscale {args.lengthscale:g})")
     print(
@@ -149,8 +174,14 @@ def _cmd_spectrum(args) -> int:
         f"{float(spec.noise_floor):.3e}, clamped {int(spec.n_clamped)}, "
         f"condition number (numerical range) {float(spec.condition_number):.3e}"
     )
-    print(f"{'k':>5}  {'d_k':>12}  {'cumulative share':>16}")
-    share = np.cumsum(d) / d.sum()
+    if spec.truncation is not None:
+        print(
+            f"low-rank ({args.method}): {d.size} eigenpairs hold "
+            f"{1 - float(spec.truncation):.6f} of tr G = {float(spec.kernel_trace):.6g}"
+        )
+    total = d.sum() if spec.kernel_trace is None else float(spec.kernel_trace)
+    print(f"{'k':>5}  {'d_k':>12}  {'share of tr G':>16}")
+    share = np.cumsum(d) / total
     for i in range(min(args.top, d.size)):
         print(f"{i:>5}  {d[i]:>12.6e}  {share[i]:>16.6f}")
     out = pathlib.Path(args.out)
@@ -249,14 +280,22 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    script = experiments_dir() / "benchmarks" / "bench_distill.py"
+    name = {"distill": "bench_distill.py", "gpu": "bench_gpu.py"}.get(
+        args.suite, "bench_scale.py"
+    )
+    script = experiments_dir() / "benchmarks" / name
     if not script.is_file():
         raise UsageError(f"{script} not found; `bench` runs from a source checkout.")
     argv = ["--out", args.out] + (["--quick"] if args.quick else [])
-    if args.sizes:
-        argv += ["--sizes", *map(str, args.sizes)]
-    if args.skip_baseline:
-        argv.append("--skip-baseline")
+    if args.suite in ("scale", "million"):
+        argv = ["curve" if args.suite == "scale" else "million", *argv]
+    elif args.sizes or args.skip_baseline:
+        if args.suite != "distill":
+            raise UsageError("--sizes and --skip-baseline apply to `bench distill`.")
+        if args.sizes:
+            argv += ["--sizes", *map(str, args.sizes)]
+        if args.skip_baseline:
+            argv.append("--skip-baseline")
     return _run_script(script, argv)
 
 
@@ -307,6 +346,13 @@ def _add_problem_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--lengthscale", type=_positive_float, default=0.08,
                    help="kernel lengthscale (default 0.08, i.e. exp(-78 |x-z|^2) for rbf)")  # fmt: skip
+    g = p.add_argument_group("spectrum of G (large n)")
+    g.add_argument("--method", choices=("exact", "nystrom", "lanczos"), default="exact",
+                   help="exact eigh (default); Nystrom with --rank landmarks (memory "
+                        "O(n·rank)); or the matrix-free top --rank eigenpairs (Lanczos)")  # fmt: skip
+    g.add_argument("--rank", type=_positive_int, default=None,
+                   help="landmarks m (nystrom) or eigenpairs k (lanczos); default "
+                        "min(n, 1000) and min(n - 10, 100)")  # fmt: skip
 
 
 def _sub(sub, name, help, description, examples):
@@ -421,19 +467,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_reproduce)
 
     p = _sub(
-        sub, "bench", "benchmark the exact path against a per-round refit baseline",
-        "Time full traces against Gram + eigh, against per-round Cholesky refits, and "
-        "64-value eps sweeps (experiments/benchmarks/bench_distill.py); print the table "
-        "and write bench_distill.json into --out.",
-        ["kernel-sd bench --quick", "kernel-sd bench --sizes 1000 2000"],
+        sub, "bench", "benchmarks: exact path, time/memory vs n, n = 10^6, accelerators",
+        "distill (default): full traces against Gram + eigh, per-round Cholesky refits "
+        "and 64-value eps sweeps (bench_distill.py). scale: time and peak memory of a "
+        "10-round trace from n = 10^3 to 10^6, exact, Nystrom and Lanczos paths, with "
+        "a figure (bench_scale.py curve). million: the n = 10^6, m = 4000 trace "
+        "(bench_scale.py million). gpu: exact eigh to the largest n that fits, float64 "
+        "and float32, and the low-rank path, on whatever device JAX has (bench_gpu.py). "
+        "Tables are printed and results written into --out.",
+        ["kernel-sd bench --quick", "kernel-sd bench --sizes 1000 2000",
+         "kernel-sd bench scale", "kernel-sd bench million", "kernel-sd bench gpu"],
     )  # fmt: skip
+    p.add_argument("suite", nargs="?", default="distill",
+                   choices=("distill", "scale", "million", "gpu"),
+                   help="which benchmark (default distill)")  # fmt: skip
     p.add_argument(
         "--sizes",
         type=_positive_int,
         nargs="+",
         help="n values (default 1000 2000 4000)",
     )
-    p.add_argument("--quick", action="store_true", help="n = 300 only")
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     p.add_argument(
         "--skip-baseline", action="store_true", help="skip the slow refit baseline"
     )

@@ -125,3 +125,77 @@ def test_bench_quick_writes_results(tmp_path, capsys):
     assert cli.main(["bench", "--quick", "--out", str(tmp_path)]) == 0
     assert "(a) ratio" in capsys.readouterr().out
     assert (tmp_path / "bench_distill.json").exists()
+
+
+def _table(out: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
+
+
+def test_spectrum_by_lanczos_gives_the_exact_top_eigenvalues(tmp_path, capsys):
+    import kernel_sd as ksd
+    from kernel_sd import data, kernels
+
+    argv = ["spectrum", "--n", "80", "--kernel", "matern32", "--lengthscale", "0.3",
+            "--method", "lanczos", "--rank", "6", "--top", "6", "--out", str(tmp_path),
+            "--no-figure"]  # fmt: skip
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "low-rank (lanczos): 6 eigenpairs" in out
+    d = np.array([float(r[1]) for r in _table(out)])
+    ds = data.sinusoid(80, noise=0.4, seed=0)
+    exact = ksd.spectrum(kernels.Matern(nu=1.5, lengthscale=0.3), ds.X).eigvals
+    np.testing.assert_allclose(d, np.asarray(exact)[:6], rtol=1e-6)  # 7 printed digits
+
+
+def test_distill_with_all_points_as_landmarks_matches_exact(tmp_path, capsys):
+    base = ["distill", "--eps", "0.2", "--rounds", "4", "--out", str(tmp_path),
+            "--no-figure"]  # fmt: skip
+    assert cli.main(base) == 0
+    exact = _table(capsys.readouterr().out)
+    assert cli.main([*base, "--method", "nystrom", "--rank", "40"]) == 0
+    low = _table(capsys.readouterr().out)
+    # m = n landmarks: G̃ = G, so c_t, MSEs and Σ A_t agree to the printed digits.
+    assert low == exact and np.isfinite(float(exact[1][1]))
+
+
+def test_rank_without_a_low_rank_method_is_a_clean_error(tmp_path, capsys):
+    assert cli.main(["distill", "--rank", "5", "--out", str(tmp_path)]) == 2
+    assert "--method" in capsys.readouterr().err
+    assert cli.main(["spectrum", "--method", "lanczos", "--rank", "39"]) == 2
+    assert "--method exact" in capsys.readouterr().err
+
+
+def test_bench_gpu_quick_runs_on_the_default_backend(tmp_path, capsys):
+    import json
+
+    assert cli.main(["bench", "gpu", "--quick", "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("bench_gpu_*.json")
+    doc = json.loads(path.read_text())["numbers"]
+    import jax
+
+    dev = jax.devices()[0]
+    assert doc["device"] == f"{dev.platform}:{dev.device_kind}"
+    kinds = {(p["path"], p["dtype"]) for p in doc["points"]}
+    assert kinds == {("exact", "float64"), ("exact", "float32"), ("nystrom", "float64")}
+    # float32 multipliers track float64 on this well-conditioned problem.
+    for p in doc["points"]:
+        if p["dtype"] == "float32":
+            assert p["max_rel_dc_vs_float64"] < 1e-3
+
+
+def test_bench_scale_point_runs_every_path(tmp_path):
+    import importlib.util
+    import json
+
+    path = cli.experiments_dir() / "benchmarks" / "bench_scale.py"
+    spec = importlib.util.spec_from_file_location("bench_scale", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for method, extra in (("exact", []), ("nystrom", ["--m", "200"]),
+                          ("lanczos", ["--k", "10"])):  # fmt: skip
+        out = tmp_path / f"{method}.json"
+        argv = ["point", "--path", method, "--n", "300", *extra, "--json", str(out)]
+        assert mod.main(argv) == 0
+        res = json.loads(out.read_text())
+        assert res["n"] == 300 and res["total_s"] > 0 and res["peak_gib"] > 0
+        assert len(res["c"]) == mod.ROUNDS and res["collapse_round"] >= 1
