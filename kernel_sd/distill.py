@@ -24,7 +24,7 @@ from jax import Array
 
 from kernel_sd import _validate
 from kernel_sd.filters import resolvent, ridge
-from kernel_sd.kernels import Kernel
+from kernel_sd.kernels import Kernel, check_kernel_inputs
 from kernel_sd.solvers import (
     STATUS_INFEASIBLE,
     STATUS_NOT_CONVERGED,
@@ -359,12 +359,7 @@ def self_distill_sweep(
 
 def _prepare(kernel, X, X_test, spec):
     """Validate ``X``; compute (or check) the spectrum and the test features."""
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            "`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    X = _validate.inputs("X", X)
+    X = check_kernel_inputs(kernel, X)
     if spec is None:
         spec = _spectrum(kernel, X)
     elif not isinstance(spec, Spectrum) or spec.n_train != X.shape[0]:

@@ -358,14 +358,19 @@ def gram(
     return G
 
 
-def _check_gram_args(kernel, X, Z, block_size):
-    """Shared validation of :func:`gram` and :func:`gram_sharded`."""
+def check_kernel_inputs(kernel, X) -> Array:
+    """Validate a (kernel, training inputs) pair; return ``X`` as a float array."""
     if not isinstance(kernel, Kernel):
         raise ValueError(
             f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
             f"got {type(kernel).__name__}."
         )
-    X = _validate.inputs("X", X)
+    return _validate.inputs("X", X)
+
+
+def _check_gram_args(kernel, X, Z, block_size):
+    """Shared validation of :func:`gram` and :func:`gram_sharded`."""
+    X = check_kernel_inputs(kernel, X)
     Z = X if Z is None else _validate.inputs("Z", Z)
     if X.shape[1] != Z.shape[1]:
         raise ValueError(

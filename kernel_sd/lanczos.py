@@ -21,7 +21,7 @@ import numpy as np
 from jax import Array
 
 from kernel_sd import _blocks, _validate
-from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
+from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel, check_kernel_inputs
 from kernel_sd.spectral import (
     Spectrum,
     _clamped,
@@ -238,12 +238,7 @@ def lanczos_spectrum(
         >>> spec.complete, spec.eigvecs.shape, spec.residuals.shape
         (False, (100, 3), (3,))
     """
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            "`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    X = _validate.inputs("X", X)
+    X = check_kernel_inputs(kernel, X)
     n = X.shape[0]
     k = _int_arg("k", k, 1, "number of eigenpairs")
     oversample = _int_arg("oversample", oversample, 0, "extra block columns")

@@ -33,7 +33,7 @@ from jax import Array
 
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_map, row_sum
-from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel, gram
+from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel, check_kernel_inputs, gram
 
 __all__ = [
     "Spectrum",
@@ -737,12 +737,7 @@ def nystrom_spectrum(
         >>> spec.complete, spec.eigvecs.shape[0], int(spec.rank) <= 5
         (False, 50, True)
     """
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            "`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    X = _validate.inputs("X", X)
+    X = check_kernel_inputs(kernel, X)
     n = X.shape[0]
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n:
         raise ValueError(
