@@ -54,9 +54,19 @@ def _pad_blocks(rows: tuple, n: int, block: int, n_dev: int):
     return tuple(one(a) for a in rows), mask
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(fn: Callable, reduce: bool, devices: tuple | None):
-    """The jitted sweep of ``fn`` over row blocks (sharded when ``devices`` is set)."""
+def _unpad(out, n: int):
+    """Stacked ``(n_blocks, block, ...)`` outputs back to their first ``n`` rows."""
+    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(fn: Callable, reduce: bool, devices: tuple | None, block: int):
+    """The jitted sweep of ``fn`` over row blocks of ``block`` rows.
+
+    On one device (``devices is None``) padding, the sweep and un-padding are one
+    compiled program, so a new input shape costs one compilation. With several
+    devices the padded blocks are placed on the mesh first (see :func:`_sweep`).
+    """
 
     def local(blocks, mask, shared):
         if reduce:
@@ -75,7 +85,14 @@ def _compiled(fn: Callable, reduce: bool, devices: tuple | None):
         return jax.lax.map(lambda rows_b: fn(rows_b, shared), blocks)
 
     if devices is None:
-        return None, jax.jit(local)
+
+        def whole(rows, shared):
+            n = rows[0].shape[0]
+            blocks, mask = _pad_blocks(rows, n, block, 1)
+            out = local(blocks, mask, shared)
+            return out if reduce else _unpad(out, n)
+
+        return None, jax.jit(whole)
     mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
     sharded = jax.shard_map(
         local,
@@ -86,21 +103,24 @@ def _compiled(fn: Callable, reduce: bool, devices: tuple | None):
     return mesh, jax.jit(sharded)
 
 
+_pad_jit = jax.jit(_pad_blocks, static_argnums=(1, 2, 3))
+_unpad_jit = jax.jit(_unpad, static_argnums=1)
+
+
 def _sweep(fn, rows, shared, block_size: int, devices, reduce: bool):
     rows = tuple(rows)
     n = rows[0].shape[0]
     block = int(min(block_size, n))
     devices = None if devices is None or len(devices) == 1 else tuple(devices)
-    blocks, mask = _pad_blocks(rows, n, block, 1 if devices is None else len(devices))
-    mesh, run = _compiled(fn, reduce, devices)
-    if mesh is not None:
-        blocks = jax.device_put(blocks, NamedSharding(mesh, P(_AXIS)))
-        mask = jax.device_put(mask, NamedSharding(mesh, P(_AXIS)))
-        shared = jax.device_put(shared, NamedSharding(mesh, P()))
+    mesh, run = _compiled(fn, reduce, devices, block)
+    if mesh is None:
+        return run(rows, shared)
+    blocks, mask = _pad_jit(rows, n, block, len(devices))
+    blocks = jax.device_put(blocks, NamedSharding(mesh, P(_AXIS)))
+    mask = jax.device_put(mask, NamedSharding(mesh, P(_AXIS)))
+    shared = jax.device_put(shared, NamedSharding(mesh, P()))
     out = run(blocks, mask, shared)
-    if reduce:
-        return out
-    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
+    return out if reduce else _unpad_jit(out, n)
 
 
 def row_map(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 __all__ = [
+    "all_finite",
     "inputs",
     "targets",
     "square_matrix",
@@ -22,9 +24,21 @@ __all__ = [
 ]
 
 
+@jax.jit
+def _device_all_finite(a: Array) -> Array:
+    return jnp.all(jnp.isfinite(a))
+
+
+def all_finite(original, converted: Array) -> bool:
+    """Every entry finite; host (numpy) input is checked on the host, uncompiled."""
+    if isinstance(original, jax.Array):
+        return bool(_device_all_finite(converted))
+    return bool(np.isfinite(np.asarray(original)).all())
+
+
 def inputs(name: str, X) -> Array:
     """A 2-D, non-empty, finite floating array ``(n, p)``."""
-    X = jnp.asarray(X)
+    original, X = X, jnp.asarray(X)
     if X.ndim != 2:
         raise ValueError(
             f"`{name}` must be a 2-D (n, p) array, got shape {X.shape}; "
@@ -34,14 +48,14 @@ def inputs(name: str, X) -> Array:
         raise ValueError(f"`{name}` is empty (shape {X.shape}).")
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
-    if not bool(jnp.all(jnp.isfinite(X))):
+    if not all_finite(original, X):
         raise ValueError(f"`{name}` contains NaN or inf; drop or impute those rows.")
     return X
 
 
 def targets(name: str, y, n: int, dtype) -> Array:
     """Targets ``(n,)`` or ``(n, q)`` matching ``n`` rows, finite, cast to ``dtype``."""
-    y = jnp.asarray(y)
+    original, y = y, jnp.asarray(y)
     if y.ndim not in (1, 2):
         raise ValueError(f"`{name}` must have shape (n,) or (n, q), got {y.shape}.")
     if y.shape[0] != n:
@@ -49,21 +63,21 @@ def targets(name: str, y, n: int, dtype) -> Array:
             f"`{name}` has {y.shape[0]} rows but X has {n}; pass one target per "
             "training point."
         )
-    if not bool(jnp.all(jnp.isfinite(y))):
+    if not all_finite(original, y):
         raise ValueError(f"`{name}` contains NaN or inf; drop or impute those rows.")
     return y.astype(dtype)
 
 
 def square_matrix(name: str, G) -> Array:
     """A non-empty, finite, floating square matrix ``(K, K)``."""
-    G = jnp.asarray(G)
+    original, G = G, jnp.asarray(G)
     if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
         raise ValueError(
             f"`{name}` must be a square (K, K) matrix, got shape {G.shape}."
         )
     if not jnp.issubdtype(G.dtype, jnp.floating):
         G = G.astype(jnp.result_type(float))
-    if not bool(jnp.all(jnp.isfinite(G))):
+    if not all_finite(original, G):
         raise ValueError(f"`{name}` contains NaN or inf.")
     return G
 

@@ -109,15 +109,7 @@ class DistillTrace:
         With ``W = features(kernel, X, X_new, spectrum)`` (rows ``g_xᵀ V``), the
         round-``t`` predictions at new points are ``W @ coefficients[t]``.
         """
-        c = self.c[..., None]
-        lead = (1,) * (c.ndim - 1)  # explicit broadcasting over rounds (and sweeps)
-        d = self.spectrum.eigvals.reshape(lead + (-1,))
-        ones = jnp.ones_like(self.shrinkage[..., :1, :])
-        prev = jnp.concatenate([ones, self.shrinkage[..., :-1, :]], axis=-2)  # A_{t-1}
-        scale = prev * resolvent(d, c)
-        if self.z0.ndim == 1:
-            return scale * self.z0.reshape(lead + (-1,))
-        return scale[..., None] * self.z0.reshape(lead + self.z0.shape)
+        return _coefficients(self.c, self.spectrum.eigvals, self.shrinkage, self.z0)
 
     @property
     def effective_dimension(self) -> Array:
@@ -198,6 +190,20 @@ def distill_from_spectrum(
     return _distill(
         spec, y, eps=eps, lam=lam, rounds=rounds, W=test_features, batched=False
     )
+
+
+@jax.jit
+def _coefficients(c: Array, d: Array, shrinkage: Array, z0: Array) -> Array:
+    """``α_t = A_{t-1} (c_t I + D)^{-1} z_0`` for every round (see ``coefficients``)."""
+    c = c[..., None]
+    lead = (1,) * (c.ndim - 1)  # explicit broadcasting over rounds (and sweeps)
+    d = d.reshape(lead + (-1,))
+    ones = jnp.ones_like(shrinkage[..., :1, :])
+    prev = jnp.concatenate([ones, shrinkage[..., :-1, :]], axis=-2)  # A_{t-1}
+    scale = prev * resolvent(d, c)
+    if z0.ndim == 1:
+        return scale * z0.reshape(lead + (-1,))
+    return scale[..., None] * z0.reshape(lead + z0.shape)
 
 
 def _distill(spec, y, *, eps, lam, rounds, W, batched) -> DistillTrace:

@@ -354,8 +354,14 @@ def gram(
     X, Z = _check_gram_args(kernel, X, Z, block_size)
     G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size)
     if same:
-        G = 0.5 * (G + G.T)
+        G = _symmetrised(G)
     return G
+
+
+@jax.jit
+def _symmetrised(G: Array) -> Array:
+    """``(G + Gᵀ)/2``: exactly symmetric whatever the round-off of the blocks."""
+    return 0.5 * (G + G.T)
 
 
 def check_kernel_inputs(kernel, X) -> Array:
@@ -430,5 +436,5 @@ def gram_sharded(
     devices = as_devices(devices)
     G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size, devices=devices)
     if same:
-        G = 0.5 * (G + G.T)
+        G = _symmetrised(G)
     return G

@@ -26,11 +26,13 @@ from kernel_sd.spectral import (
     Spectrum,
     _clamped,
     _finish,
-    _kernel_diagonal,
+    _kernel_trace,
     _noise_floor,
 )
 
 __all__ = ["lanczos_spectrum"]
+
+_clamped_low_rank = jax.jit(partial(_clamped, complete=False))
 
 _MAX_TILE = 1 << 25
 """Entries of one ``k(X_b, X)`` tile (256 MiB in float64): rows per tile shrink with n."""
@@ -276,7 +278,7 @@ def lanczos_spectrum(
         theta, S = _ritz_coefficients(T, filled, k)
         V, res = _ritz_vectors(Q, GQ, theta, S)
         theta_1 = max(float(theta[0]), 0.0)
-        worst = float(jnp.max(res))
+        worst = float(np.max(np.asarray(res)))
         if worst <= tol_eff * theta_1 or iteration == max_iterations:
             break
         Q, block, added = _extend(Q, W, filled, _noise_floor(n, theta[0]))
@@ -310,10 +312,10 @@ def lanczos_spectrum(
             stacklevel=2,
         )
 
-    spec = _clamped(theta, V, complete=False)
+    spec = _clamped_low_rank(theta, V)
     spec = dataclasses.replace(
         spec,
         residuals=res,
-        kernel_trace=jnp.sum(_kernel_diagonal(kernel, X)) / n,
+        kernel_trace=_kernel_trace(kernel, X),
     )
     return _finish(spec)

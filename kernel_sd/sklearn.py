@@ -77,7 +77,8 @@ class _SelfDistillationBase(BaseEstimator):
                 f"`round` must be an integer in [0, {self.rounds}), got {round!r}."
             )
         W = features(self.kernel_, self.X_fit_, X, self.trace_.spectrum)
-        return np.asarray(W @ self.trace_.coefficients[t])
+        # numpy on the host: one small product, no compilation per input shape
+        return np.asarray(W) @ np.asarray(self.trace_.coefficients)[t]
 
 
 class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):

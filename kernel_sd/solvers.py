@@ -156,10 +156,19 @@ def _multiplier_core(
 
 def targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
     """``z = Vᵀ y`` and ``s_⊥ = ‖y‖² − ‖z‖²`` (0 when ``V`` spans everything)."""
+    if isinstance(spec.eigvecs, jax.Array):
+        return _targets_in_eigenbasis_array(spec, y)
+    return _targets_in_eigenbasis(spec, y)
+
+
+def _targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
     z = spec.eigvecs.T @ y
     if spec.complete:
         return z, jnp.zeros((), y.dtype)
     return z, jnp.maximum(jnp.sum(y * y) - jnp.sum(z * z), 0.0)
+
+
+_targets_in_eigenbasis_array = jax.jit(_targets_in_eigenbasis)
 
 
 def raise_for_status(

@@ -137,6 +137,12 @@ def _kernel_diagonal(kernel: Kernel, X: Array) -> Array:
     return jax.vmap(lambda x: kernel(x[None, :], x[None, :])[0, 0])(X)
 
 
+@jax.jit
+def _kernel_trace(kernel: Kernel, X: Array) -> Array:
+    """``tr G = Σ_i k(x_i, x_i) / K`` without forming ``G``."""
+    return jnp.sum(_kernel_diagonal(kernel, X)) / X.shape[0]
+
+
 def _noise_floor(n: int, d_max: Array) -> Array:
     """``K · eps_machine · d_max``: eigenvalues below it are numerically zero."""
     return n * jnp.finfo(d_max.dtype).eps * jnp.maximum(d_max, 0.0)
@@ -157,8 +163,10 @@ def _clamped(d: Array, V: Array, *, complete: bool) -> Spectrum:
 
 
 @jax.jit
-def _eigh_core(G: Array) -> Spectrum:
-    raw, vecs = jnp.linalg.eigh(0.5 * (G + G.T))
+def _eigh_core(K_xx: Array) -> Spectrum:
+    """Clamped spectrum of ``G = K_xx / K`` from the unscaled Gram matrix ``K_xx``."""
+    G = (0.5 / K_xx.shape[0]) * (K_xx + K_xx.T)
+    raw, vecs = jnp.linalg.eigh(G)
     return _clamped(raw[::-1], vecs[:, ::-1], complete=True)
 
 
@@ -178,7 +186,7 @@ def _check_memory(n: int, itemsize: int, max_memory_gb: float) -> None:
 
 def _finish(spec: Spectrum) -> Spectrum:
     """Host-side checks on a freshly computed spectrum: PSD and float32 conditioning."""
-    if not bool(jnp.all(jnp.isfinite(spec.eigvals))):
+    if not np.isfinite(np.asarray(spec.eigvals)).all():
         raise ValueError(
             "The eigendecomposition produced NaN/inf; the Gram matrix has "
             "non-finite entries (check the kernel's hyper-parameters and inputs)."
@@ -241,7 +249,7 @@ def spectrum(
     max_memory_gb = _validate.positive_scalar("max_memory_gb", max_memory_gb)
     _check_memory(X.shape[0], X.dtype.itemsize, max_memory_gb)
     G = gram(kernel, X, block_size=block_size)
-    return _finish(_eigh_core(G / X.shape[0]))
+    return _finish(_eigh_core(G))
 
 
 def spectrum_from_gram(
@@ -268,7 +276,7 @@ def spectrum_from_gram(
         )
     max_memory_gb = _validate.positive_scalar("max_memory_gb", max_memory_gb)
     _check_memory(n, G.dtype.itemsize, max_memory_gb)
-    return _finish(_eigh_core(G / n))
+    return _finish(_eigh_core(G))
 
 
 def features(
@@ -340,19 +348,28 @@ def spectrum_from_eigen(eigvals: Array, eigvecs: Array) -> Spectrum:
             f"`eigvals` (r,) and `eigvecs` (K, r) with K >= r are required, got "
             f"shapes {d.shape} and {V.shape}."
         )
-    if not (bool(jnp.all(jnp.isfinite(d))) and bool(jnp.all(jnp.isfinite(V)))):
+    if not (_validate.all_finite(eigvals, d) and _validate.all_finite(eigvecs, V)):
         raise ValueError("`eigvals` / `eigvecs` contain NaN or inf.")
     dtype = jnp.result_type(d.dtype, V.dtype, jnp.float32)
-    d, V = d.astype(dtype), V.astype(dtype)
-    order = jnp.argsort(-d)
-    d, V = d[order], V[:, order]
-    gram_err = float(jnp.max(jnp.abs(V.T @ V - jnp.eye(V.shape[1], dtype=dtype))))
+    spec, gram_err = _sorted_eigen(
+        d.astype(dtype), V.astype(dtype), complete=V.shape[0] == V.shape[1]
+    )
+    gram_err = float(gram_err)
     if gram_err > 1e3 * V.shape[0] * float(jnp.finfo(dtype).eps):
         raise ValueError(
             f"`eigvecs` columns are not orthonormal (max |VᵀV − I| = {gram_err:.2e}); "
             "orthonormalise them, e.g. with jnp.linalg.qr."
         )
-    return _finish(_clamped(d, V, complete=V.shape[0] == V.shape[1]))
+    return _finish(spec)
+
+
+@partial(jax.jit, static_argnames="complete")
+def _sorted_eigen(d: Array, V: Array, *, complete: bool) -> tuple[Spectrum, Array]:
+    """Eigenpairs sorted descending and clamped, with ``max |VᵀV − I|``."""
+    order = jnp.argsort(-d)
+    d, V = d[order], V[:, order]
+    gram_err = jnp.max(jnp.abs(V.T @ V - jnp.eye(V.shape[1], dtype=V.dtype)))
+    return _clamped(d, V, complete=complete), gram_err
 
 
 LANDMARK_METHODS = ("pivoted", "uniform")
@@ -462,8 +479,9 @@ def _cross_rmatmul(rows, w, shared):
 
 
 @jax.jit
-def _landmark_factor(Kmm: Array) -> tuple[Array, Array, Array]:
-    """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm``, so ``K_mm^+ = L Lᵀ``."""
+def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array, Array]:
+    """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm = k(Z, Z)``, so ``K_mm^+ = L Lᵀ``."""
+    Kmm = kernel(Z, Z)
     m = Kmm.shape[0]
     lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
     # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
@@ -499,7 +517,7 @@ def _nystrom_core(kernel, X, Z, block, accumulate, devices):
     """``L`` (``K_mm^+ = L Lᵀ``), the eigenpairs of ``C = Lᵀ K_mn K_nm L / K`` and
     the relative round-off level ``ρ`` of ``C`` (1 for ``"factor"``)."""
     n = X.shape[0]
-    L, inv_min, _ = _landmark_factor(kernel(Z, Z))
+    L, inv_min, _ = _landmark_factor(kernel, Z)
     if accumulate == "factor":
         parts = row_sum(
             _factor_term, (X,), (kernel, Z, L), block_size=block, devices=devices
@@ -616,10 +634,19 @@ def expand(V, coords: Array) -> Array:
     Returns ``(..., K, q)``: the function values ``V a`` for every leading index,
     in one product (one pass over ``X`` for implicit :class:`KernelEigvecs`).
     """
+    if isinstance(V, KernelEigvecs):
+        return _expand(V, coords)
+    return _expand_array(V, coords)
+
+
+def _expand(V, coords: Array) -> Array:
     *lead, r, q = coords.shape
     flat = jnp.moveaxis(coords.reshape(-1, r, q), 1, 0).reshape(r, -1)
     out = (V @ flat).reshape(V.shape[0], -1, q)
     return jnp.moveaxis(out, 1, 0).reshape(*lead, V.shape[0], q)
+
+
+_expand_array = jax.jit(_expand)
 
 
 def nystrom_spectrum(
@@ -783,27 +810,26 @@ def nystrom_spectrum(
     else:
         idx = np.sort(np.random.default_rng(int(seed)).choice(n, m, replace=False))
         idx = jnp.asarray(idx)
-    Z = X[idx]
+    Z = jnp.take(X, jnp.asarray(idx), axis=0)
     L, S, U, rho = _nystrom_core(kernel, X, Z, block, accumulate, devices)
-    if not bool(jnp.all(jnp.isfinite(S))):
+    if not np.isfinite(np.asarray(S)).all():
         raise ValueError(
             "The Nyström factorisation produced NaN/inf; the kernel matrix has "
             "non-finite entries (check the kernel's hyper-parameters and inputs)."
         )
     floor = rho * _noise_floor(n, S[0])
-    r = int(jnp.sum(S > floor))
+    r = int(np.sum(np.asarray(S) > float(floor)))
     if r == 0:
         raise ValueError(
             "The Nyström approximation of k(X, X) is numerically zero (no "
             "eigenvalue above the noise floor); check the kernel and the inputs."
         )
-    S_r, U_r = S[:r], U[:, :r]
-    scale = jnp.sqrt(jnp.asarray(n, X.dtype))
+    coef, P = _nystrom_maps(L, S, U, r, n)
     V = KernelEigvecs(
         kernel=kernel,
         X=X,
         landmarks=Z,
-        coef=(L @ U_r) / (jnp.sqrt(S_r) * scale)[None, :],
+        coef=coef,
         block_size=block,
         devices=devices if len(devices) > 1 else None,
     )
@@ -812,10 +838,9 @@ def nystrom_spectrum(
         vectors == "auto" and vectors_gb <= _EXPLICIT_VECTORS_GB
     ):
         V = V.materialize()
-    P = (L @ U_r) * (jnp.sqrt(S_r) / scale)[None, :]
     return _finish(
         Spectrum(
-            eigvals=S_r,
+            eigvals=S[:r],
             eigvecs=V,
             noise_floor=floor,
             n_clamped=jnp.asarray(m - r),
@@ -823,6 +848,14 @@ def nystrom_spectrum(
             complete=False,
             landmarks=Z,
             landmark_map=P,
-            kernel_trace=jnp.sum(_kernel_diagonal(kernel, X)) / n,
+            kernel_trace=_kernel_trace(kernel, X),
         )
     )
+
+
+@partial(jax.jit, static_argnames=("r", "n"))
+def _nystrom_maps(L: Array, S: Array, U: Array, r: int, n: int) -> tuple[Array, Array]:
+    """``M`` (``V = k(X, Z) M``) and ``P`` (``g̃_xᵀ V = k(x, Z) P``) of the top ``r`` pairs."""
+    S_r, LU = S[:r], L @ U[:, :r]
+    scale = jnp.sqrt(jnp.asarray(n, L.dtype))
+    return LU / (jnp.sqrt(S_r) * scale)[None, :], LU * (jnp.sqrt(S_r) / scale)[None, :]
