@@ -29,11 +29,12 @@ def _device_all_finite(a: Array) -> Array:
     return jnp.all(jnp.isfinite(a))
 
 
-def all_finite(original, converted: Array) -> bool:
-    """Every entry finite; host (numpy) input is checked on the host, uncompiled."""
-    if isinstance(original, jax.Array):
-        return bool(_device_all_finite(converted))
-    return bool(np.isfinite(np.asarray(original)).all())
+def all_finite(a) -> bool:
+    """Every entry of ``a`` finite: a jax array is checked where it lives (one
+    compiled reduction), anything else (numpy, lists) on the host, uncompiled."""
+    if isinstance(a, jax.Array):
+        return bool(_device_all_finite(a))
+    return bool(np.isfinite(np.asarray(a)).all())
 
 
 def inputs(name: str, X) -> Array:
@@ -48,7 +49,7 @@ def inputs(name: str, X) -> Array:
         raise ValueError(f"`{name}` is empty (shape {X.shape}).")
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
-    if not all_finite(original, X):
+    if not all_finite(original):
         raise ValueError(f"`{name}` contains NaN or inf; drop or impute those rows.")
     return X
 
@@ -63,7 +64,7 @@ def targets(name: str, y, n: int, dtype) -> Array:
             f"`{name}` has {y.shape[0]} rows but X has {n}; pass one target per "
             "training point."
         )
-    if not all_finite(original, y):
+    if not all_finite(original):
         raise ValueError(f"`{name}` contains NaN or inf; drop or impute those rows.")
     return y.astype(dtype)
 
@@ -77,7 +78,7 @@ def square_matrix(name: str, G) -> Array:
         )
     if not jnp.issubdtype(G.dtype, jnp.floating):
         G = G.astype(jnp.result_type(float))
-    if not all_finite(original, G):
+    if not all_finite(original):
         raise ValueError(f"`{name}` contains NaN or inf.")
     return G
 

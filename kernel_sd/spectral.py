@@ -348,7 +348,7 @@ def spectrum_from_eigen(eigvals: Array, eigvecs: Array) -> Spectrum:
             f"`eigvals` (r,) and `eigvecs` (K, r) with K >= r are required, got "
             f"shapes {d.shape} and {V.shape}."
         )
-    if not (_validate.all_finite(eigvals, d) and _validate.all_finite(eigvecs, V)):
+    if not (_validate.all_finite(eigvals) and _validate.all_finite(eigvecs)):
         raise ValueError("`eigvals` / `eigvecs` contain NaN or inf.")
     dtype = jnp.result_type(d.dtype, V.dtype, jnp.float32)
     spec, gram_err = _sorted_eigen(
@@ -809,7 +809,6 @@ def nystrom_spectrum(
         idx, _ = _pivoted_cholesky_pivots(kernel, X, m)
     else:
         idx = np.sort(np.random.default_rng(int(seed)).choice(n, m, replace=False))
-        idx = jnp.asarray(idx)
     Z = jnp.take(X, jnp.asarray(idx), axis=0)
     L, S, U, rho = _nystrom_core(kernel, X, Z, block, accumulate, devices)
     if not np.isfinite(np.asarray(S)).all():
