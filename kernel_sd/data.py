@@ -201,7 +201,7 @@ def load_file(path, *, test_fraction: float = 0.0, seed: int = 0) -> Dataset:
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ValueError(f"`--input` file {str(path)!r} does not exist.")
+        raise ValueError(f"`path`: file {str(path)!r} does not exist.")
     if path.suffix == ".npz":
         with np.load(path) as f:
             if "X" not in f.files:
@@ -227,7 +227,7 @@ def load_file(path, *, test_fraction: float = 0.0, seed: int = 0) -> Dataset:
             raise ValueError(f"{path}: need input column(s) and a last target column.")
         X, y = table[:, :-1], table[:, -1]
     else:
-        raise ValueError(f"`--input` must be a .npz or .csv file, got {path.name!r}.")
+        raise ValueError(f"`path` must be a .npz or .csv file, got {path.name!r}.")
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2 or y.shape != (X.shape[0],):

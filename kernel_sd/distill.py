@@ -6,15 +6,15 @@
     z_{t+1} = D (c_t I + D)^{-1} z_t,        A_t = Π_{i<=t} D (c_i I + D)^{-1},
 
 so after the single eigendecomposition no round touches an ``n × n`` matrix:
-each round solves a scalar equation for ``c_t`` (constrained form) or uses
-``c_t = lam`` (penalised form), multiplies ``z`` by a diagonal, and predictions
-for all rounds are one matrix product at the end.
+each round solves a scalar equation for ``c_t`` (constrained form, see
+``kernel_sd.solvers``) or uses ``c_t = lam`` (penalised form). The multipliers
+give the filters (:func:`kernel_sd.filters.ridge_rounds`) and the engine
+:func:`kernel_sd.fit.apply` the predictions of all rounds in one product.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from functools import partial
 
 import jax
@@ -22,18 +22,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from kernel_sd import _validate
-from kernel_sd.filters import resolvent, ridge
-from kernel_sd.kernels import Kernel, check_kernel_inputs
+from kernel_sd import _validate, fit
+from kernel_sd._warn import warn
+from kernel_sd.filters import ridge, ridge_rounds
+from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.solvers import (
     STATUS_INFEASIBLE,
     STATUS_NOT_CONVERGED,
-    _multiplier_core,
+    multiplier_core,
     raise_for_status,
-    targets_in_eigenbasis,
 )
-from kernel_sd.spectral import Spectrum, expand, features
-from kernel_sd.spectral import spectrum as _spectrum
+from kernel_sd.spectra.base import Spectrum
+from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
+from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB, exact_spectrum
+from kernel_sd.spectra.features import point_features
 
 __all__ = [
     "DistillTrace",
@@ -42,218 +44,73 @@ __all__ = [
     "distill_from_spectrum",
 ]
 
+DistillTrace = fit.Trace
+"""Per-round record of self-distillation: the engine's :class:`kernel_sd.fit.Trace`.
 
-@partial(
-    jax.tree_util.register_dataclass,
-    data_fields=[
-        "c",
-        "train_pred",
-        "test_pred",
-        "shrinkage",
-        "target_norm2",
-        "z0",
-        "status",
-        "eps",
-        "lam",
-        "spectrum",
-    ],
-    meta_fields=[],
-)
-@dataclasses.dataclass(frozen=True)
-class DistillTrace:
-    """Per-round record of self-distillation (fields gain a leading axis in sweeps)."""
-
-    c: Array
-    """(T,) multipliers ``c_0..c_{T−1}``; ``+inf`` from the collapse round on."""
-    train_pred: Array
-    """(T, K) or (T, K, q) training predictions ``f_t(X) = y_{t+1}``."""
-    test_pred: Array | None
-    """(T, m) or (T, m, q) predictions ``f_t(X_test)``; None without ``X_test``."""
-    shrinkage: Array
-    """(T, r) diagonal of ``A_t = Π_{i<=t} D (c_i I + D)^{-1}``, ordered like eigvals."""
-    target_norm2: Array
-    """(T,) ``‖y_t‖²``, the squared norm of round ``t``'s targets (``y_0 = y``)."""
-    z0: Array
-    """(r,) or (r, q) the original targets in the eigenbasis, ``z_0 = Vᵀ y``."""
-    status: Array
-    """(T,) root-finder status per round: 0 ok, 1 collapsed (see ``solvers``)."""
-    eps: Array | None
-    """() constraint level ε of the constrained form; None in the penalised form."""
-    lam: Array | None
-    """() fixed penalty ``lam`` of the penalised form; None in the constrained form."""
-    spectrum: Spectrum
-    """The spectrum of ``G = k(X, X)/K`` every round used."""
-
-    @property
-    def rounds(self) -> int:
-        """Number of rounds ``T`` recorded."""
-        return self.c.shape[-1]
-
-    @property
-    def collapse_round(self):
-        """First round whose targets satisfy ``‖y_t‖² <= Kε`` (then ``f_t = 0``), or −1.
-
-        An ``int`` for a single trace, an integer array for a sweep.
-        """
-        collapsed = jnp.isinf(self.c)
-        first = jnp.where(collapsed.any(axis=-1), jnp.argmax(collapsed, axis=-1), -1)
-        if isinstance(first, jax.core.Tracer):
-            return first
-        first = np.asarray(first)
-        return int(first) if first.ndim == 0 else first
-
-    @property
-    def coefficients(self) -> Array:
-        """(T, r) or (T, r, q) ``α_t = (c_t I + D)^{-1} z_t``: ``f_t(x) = g_xᵀ V α_t``.
-
-        With ``W = features(kernel, X, X_new, spectrum)`` (rows ``g_xᵀ V``), the
-        round-``t`` predictions at new points are ``W @ coefficients[t]``.
-        """
-        return _coefficients(self.c, self.spectrum.eigvals, self.shrinkage, self.z0)
-
-    @property
-    def effective_dimension(self) -> Array:
-        """(T,) effective number of basis functions ``Σ_k A_t[k]``."""
-        return jnp.sum(self.shrinkage, axis=-1)
+The name is kept for the self-distillation API; it is the same class as
+``kernel_sd.dynamics.Fit``, with ``c``, ``status``, ``target_norm2`` and ``eps``
+or ``lam`` set, ``shrinkage`` (= ``filter``) the diagonal of ``A_t`` and
+``coefficients`` (= ``coef``) the ``α_t = (c_t I + D)^{-1} z_t``. Fields gain a
+leading grid axis in sweeps (``spectrum`` is shared).
+"""
 
 
-def _rounds(d, z0, s_perp0, W, hyper, *, rounds: int, constrained: bool):
-    """All rounds for one hyper-parameter (``Kε`` or ``lam``); ``z0`` is ``(r, q)``.
+def _multipliers(d, z0, s_perp0, hyper, *, rounds: int, constrained: bool):
+    """``c_t``, root-finder status and ``‖y_t‖²`` of every round, for one ``Kε`` or ``lam``.
 
-    Training predictions ``V z_{t+1}`` are left to the caller (one product for
-    all rounds, also when ``V`` is implicit); this returns ``z_{t+1}``.
+    ``z0`` is ``(r, q)``. Each round's ``c_t`` depends on its own targets
+    ``z_t``, so the rounds are a scan carrying ``z_t`` and the energy ``s_⊥``
+    outside ``span V`` (present in round 0 only: ``y_1 = f_0(X)`` lies in it).
     """
 
     def step(carry, _):
         z, s_perp = carry
         s = jnp.sum(z * z, axis=1)
         if constrained:
-            res = _multiplier_core(d, s, s_perp, hyper)
+            res = multiplier_core(d, s, s_perp, hyper)
             c, status = res.c, res.status
         else:
             c, status = jnp.asarray(hyper, d.dtype), jnp.zeros((), jnp.int32)
-        h = ridge(d, c)
-        coef = resolvent(d, c)[:, None] * z  # α_t = (c_t I + D)^{-1} z_t
-        z_next = h[:, None] * z  # [MFB20] z_{t+1} = D (c_t I + D)^{-1} z_t
-        out = (c, status.astype(jnp.int32), h, coef, z_next, s_perp + jnp.sum(s))
+        z_next = ridge(d, c)[:, None] * z  # [MFB20] z_{t+1} = D (c_t I + D)^{-1} z_t
+        out = (c, status.astype(jnp.int32), s_perp + jnp.sum(s))
         return (z_next, jnp.zeros_like(s_perp)), out
 
-    _, (c, status, h, coef, z_next, norm2) = jax.lax.scan(
-        step, (z0, s_perp0), None, length=rounds
-    )
-    shrinkage = jnp.cumprod(h, axis=0)  # [MFB20] A_t = Π_{i<=t} D (c_i I + D)^{-1}
-    test = None if W is None else jnp.einsum("mr,trq->tmq", W, coef)
-    return c, status, shrinkage, norm2, z_next, test
+    _, (c, status, norm2) = jax.lax.scan(step, (z0, s_perp0), None, length=rounds)
+    return c, status, norm2
 
 
 @partial(jax.jit, static_argnames=("rounds", "constrained", "batched"))
-def _rounds_core(d, z0, s_perp0, W, hyper, rounds, constrained, batched):
-    fn = partial(_rounds, d, z0, s_perp0, W, rounds=rounds, constrained=constrained)
-    return jax.vmap(fn)(hyper) if batched else fn(hyper)
+def _rounds_core(d, z0, s_perp0, hyper, rounds, constrained, batched):
+    """Multipliers and filters of all rounds, ``vmap``-ed over a grid when ``batched``."""
+    fn = partial(_multipliers, d, z0, s_perp0, rounds=rounds, constrained=constrained)
+    c, status, norm2 = jax.vmap(fn)(hyper) if batched else fn(hyper)
+    return c, status, norm2, ridge_rounds(d, c)
 
 
-def _hyper(eps, lam, n: int, batched: bool):
-    """Validate ``eps`` xor ``lam``; return (constrained, hyper values, eps, lam)."""
-    if (eps is None) == (lam is None):
-        raise ValueError(
-            "Pass exactly one of `eps` (constrained form, (1/K)‖f(X) − y‖² <= eps) "
-            "or `lam` (penalised form, c_t = lam every round)."
-        )
-    if batched:
-        if eps is not None:
-            values = _validate.positive_vector("eps", eps)
-            return True, n * values, values, None
-        values = _validate.positive_vector("lam", lam, allow_zero=True)
-        return False, values, None, values
-    if eps is not None:
-        value = _validate.positive_scalar("eps", eps)
-        return True, n * value, value, None
-    value = _validate.positive_scalar("lam", lam, allow_zero=True)
-    return False, value, None, value
-
-
-def distill_from_spectrum(
-    spec: Spectrum,
-    y: Array,
-    *,
-    eps: float | None = None,
-    lam: float | None = None,
-    rounds: int = 10,
-    test_features: Array | None = None,
-) -> DistillTrace:
-    """Self-distillation rounds on a precomputed spectrum  [MFB20].
-
-    Same as :func:`self_distill` but takes the spectrum of ``G`` directly (and,
-    for test predictions, ``test_features = g_xᵀ V`` from
-    :func:`kernel_sd.spectral.features`), so many runs share one factorisation.
-    """
-    return _distill(
-        spec, y, eps=eps, lam=lam, rounds=rounds, W=test_features, batched=False
-    )
-
-
-@jax.jit
-def _coefficients(c: Array, d: Array, shrinkage: Array, z0: Array) -> Array:
-    """``α_t = A_{t-1} (c_t I + D)^{-1} z_0`` for every round (see ``coefficients``)."""
-    c = c[..., None]
-    lead = (1,) * (c.ndim - 1)  # explicit broadcasting over rounds (and sweeps)
-    d = d.reshape(lead + (-1,))
-    ones = jnp.ones_like(shrinkage[..., :1, :])
-    prev = jnp.concatenate([ones, shrinkage[..., :-1, :]], axis=-2)  # A_{t-1}
-    scale = prev * resolvent(d, c)
-    if z0.ndim == 1:
-        return scale * z0.reshape(lead + (-1,))
-    return scale[..., None] * z0.reshape(lead + z0.shape)
-
-
-def _distill(spec, y, *, eps, lam, rounds, W, batched) -> DistillTrace:
-    if not isinstance(spec, Spectrum):
-        raise ValueError(
-            f"`spectrum` must be a kernel_sd Spectrum, got {type(spec).__name__}."
-        )
+def _distill(spec, y, *, constrained, eps, lam, rounds, W, batched) -> DistillTrace:
+    """All rounds for validated arguments (``eps`` or ``lam`` a scalar, or a grid)."""
     n = spec.n_train
     dtype = spec.eigvals.dtype
-    y = _validate.targets("y", y, n, dtype)
-    rounds = _validate.positive_int("rounds", rounds)
-    constrained, hyper, eps_v, lam_v = _hyper(eps, lam, n, batched)
-    if W is not None:
-        W = jnp.asarray(W, dtype)
-        if W.ndim != 2 or W.shape[1] != spec.eigvals.shape[0]:
-            raise ValueError(
-                f"`test_features` must be (m, {spec.eigvals.shape[0]}), got {W.shape}."
-            )
-    single = y.ndim == 1
-    z0, s_perp0 = targets_in_eigenbasis(spec, y[:, None] if single else y)
-    c, status, shrinkage, norm2, z_next, test = _rounds_core(
+    hyper = n * eps if constrained else lam  # the root finder works with Kε
+    Y = y[:, None] if y.ndim == 1 else y
+    z0, s_perp0 = targets_in_eigenbasis(spec, Y)
+    c, status, norm2, filters = _rounds_core(
         spec.eigvals,
         z0,
         s_perp0,
-        W,
         jnp.asarray(hyper, dtype),
         rounds,
         constrained,
         batched,
     )
-    _report(c, status, spec, eps_v, z0, s_perp0)
-    train = expand(spec.eigvecs, z_next)  # f_t(X) = V z_{t+1}, all rounds at once
-    if single:
-        train = train[..., 0]
-        test = None if test is None else test[..., 0]
+    _report(c, status, spec, eps, z0, s_perp0)
+    trace = fit.apply(spec, y, filters, W, z=z0)
 
     def as_arr(v):
         return None if v is None else jnp.asarray(v, dtype)
 
-    return DistillTrace(
-        c=c,
-        train_pred=train,
-        test_pred=test,
-        shrinkage=shrinkage,
-        target_norm2=norm2,
-        z0=z0[:, 0] if single else z0,
-        status=status,
-        eps=as_arr(eps_v),
-        lam=as_arr(lam_v),
-        spectrum=spec,
+    return dataclasses.replace(
+        trace, c=c, status=status, target_norm2=norm2, eps=as_arr(eps), lam=as_arr(lam)
     )
 
 
@@ -275,12 +132,52 @@ def _report(c, status, spec: Spectrum, eps, z0: Array, s_perp0: Array) -> None:
     floor = float(spec.noise_floor)
     low = np.isfinite(c) & (c < floor)
     if low.any():
-        warnings.warn(
+        warn(
             f"{int(low.sum())} multiplier(s) c_t fell below the eigenvalue noise floor "
             f"{floor:.3e} (smallest c = {c[low].min():.3e}): those fits are dominated "
-            "by round-off. Use a larger eps / lam or a smoother kernel.",
-            stacklevel=4,
+            "by round-off. Use a larger eps / lam or a smoother kernel."
         )
+
+
+def distill_from_spectrum(
+    spec: Spectrum,
+    y: Array,
+    *,
+    eps: float | None = None,
+    lam: float | None = None,
+    rounds: int = 10,
+    test_features: Array | None = None,
+) -> DistillTrace:
+    """Self-distillation rounds on a precomputed spectrum  [MFB20].
+
+    Same as :func:`self_distill` but takes the spectrum of ``G`` directly (and,
+    for test predictions, ``test_features = g_xᵀ V`` from
+    :func:`kernel_sd.features`), so many runs share one factorisation.
+
+    Args:
+        spec: the spectrum of ``G = k(X, X)/K``.
+        y: ``(K,)`` or ``(K, q)`` targets.
+        eps, lam, rounds: as in :func:`self_distill`.
+        test_features: optional ``(m, r)`` rows ``g_xᵀ V``.
+
+    Raises:
+        ValueError: bad arguments (named in the message); ``eps`` infeasible.
+    """
+    spec = _validate.spectrum("spec", spec)
+    y = _validate.targets("y", y, spec.n_train, spec.eigvals.dtype)
+    rounds = _validate.positive_int("rounds", rounds)
+    constrained, eps, lam = _validate.penalty(eps, lam, batched=False)
+    W = _validate.feature_rows(test_features, spec, spec.eigvals.dtype)
+    return _distill(
+        spec,
+        y,
+        constrained=constrained,
+        eps=eps,
+        lam=lam,
+        rounds=rounds,
+        W=W,
+        batched=False,
+    )
 
 
 def self_distill(
@@ -318,8 +215,9 @@ def self_distill(
         A :class:`DistillTrace`.
 
     Raises:
-        ValueError: bad shapes or values (named in the message); ``eps`` below
-            what the numerical null space of ``G`` allows.
+        ValueError: bad shapes or values (named in the message); a
+            ``spectrum`` of other points; ``eps`` below what the numerical null
+            space of ``G`` allows.
 
     Examples:
         >>> import jax.numpy as jnp, kernel_sd as ksd
@@ -333,8 +231,19 @@ def self_distill(
         [MFB20] Mobahi, Farajtabar & Bartlett, "Self-Distillation Amplifies
         Regularization in Hilbert Space", NeurIPS 2020.
     """
-    spec, W = _prepare(kernel, X, X_test, spectrum)
-    return _distill(spec, y, eps=eps, lam=lam, rounds=rounds, W=W, batched=False)
+    X, spec, y, rounds, X_test = _prepare(kernel, X, y, rounds, X_test, spectrum)
+    constrained, eps, lam = _validate.penalty(eps, lam, batched=False)
+    spec, W = _factorise(kernel, X, spec, X_test)
+    return _distill(
+        spec,
+        y,
+        constrained=constrained,
+        eps=eps,
+        lam=lam,
+        rounds=rounds,
+        W=W,
+        batched=False,
+    )
 
 
 def self_distill_sweep(
@@ -359,19 +268,44 @@ def self_distill_sweep(
         lam: ``(E,)`` penalties (exclusive with ``eps``).
         Other arguments: as in :func:`self_distill`.
     """
-    spec, W = _prepare(kernel, X, X_test, spectrum)
-    return _distill(spec, y, eps=eps, lam=lam, rounds=rounds, W=W, batched=True)
+    X, spec, y, rounds, X_test = _prepare(kernel, X, y, rounds, X_test, spectrum)
+    constrained, eps, lam = _validate.penalty(eps, lam, batched=True)
+    spec, W = _factorise(kernel, X, spec, X_test)
+    return _distill(
+        spec,
+        y,
+        constrained=constrained,
+        eps=eps,
+        lam=lam,
+        rounds=rounds,
+        W=W,
+        batched=True,
+    )
 
 
-def _prepare(kernel, X, X_test, spec):
-    """Validate ``X``; compute (or check) the spectrum and the test features."""
-    X = check_kernel_inputs(kernel, X)
+def _prepare(kernel, X, y, rounds, X_test, spec):
+    """Validate the public arguments, before any long computation."""
+    X = _validate.kernel_inputs(kernel, X)
+    n = X.shape[0]
+    if spec is not None:
+        spec = _validate.spectrum_of_inputs("spectrum", spec, X)
+    dtype = X.dtype if spec is None else spec.eigvals.dtype
+    y = _validate.targets("y", y, n, dtype)
+    rounds = _validate.positive_int("rounds", rounds)
+    X_test = None if X_test is None else _validate.same_features("X_test", X_test, X)
+    return X, spec, y, rounds, X_test
+
+
+def _factorise(kernel, X, spec, X_test):
+    """The spectrum (computed unless given) and the test points' features, if any."""
     if spec is None:
-        spec = _spectrum(kernel, X)
-    elif not isinstance(spec, Spectrum) or spec.n_train != X.shape[0]:
-        raise ValueError(
-            f"`spectrum` must be the Spectrum of k(X, X)/K for these {X.shape[0]} "
-            "points (from ksd.spectrum(kernel, X))."
+        spec = exact_spectrum(
+            kernel,
+            X,
+            block_size=DEFAULT_BLOCK_SIZE,
+            max_memory_gb=DEFAULT_MAX_MEMORY_GB,
         )
-    W = None if X_test is None else features(kernel, X, X_test, spec)
+    W = None
+    if X_test is not None:
+        W = point_features(kernel, X, X_test, spec, block_size=DEFAULT_BLOCK_SIZE)
     return spec, W

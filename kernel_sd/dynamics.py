@@ -1,25 +1,18 @@
-"""Kernel models trained by gradient methods: teacher, student, late switch, classifiers.
+"""Kernel models trained by gradient methods, in closed form: teacher, student, late switch.
 
-Two routes that must agree.
+Gradient flow from zero on ``(1/2K)‖f(X) − y‖²`` is the filter ``1 − exp(−t d)``
+on each eigen-coordinate ``z = Vᵀ y`` of ``G = k(X, X)/K = V diag(d) Vᵀ``;
+gradient descent with step ``lr`` is ``1 − (1 − lr d)^N`` after ``N`` steps. A
+student trained on a teacher's training predictions multiplies the filters; a
+mix ``α·y + (1 − α)·f_T(X)`` gives ``h_S(d) (α + (1 − α) h_T(d))``; a switch from
+labels to the teacher at step ``s`` continues from the label-trained
+coordinates. Each function here validates its arguments, builds its filter from
+``kernel_sd.filters`` and hands it to the engine :func:`kernel_sd.fit.apply`:
+after one eigendecomposition every time costs ``O(r)``; times are vectorised.
 
-*Closed form* (regression): gradient flow from zero on ``(1/2K)‖f(X) − y‖²`` is the
-filter ``1 − exp(−t d)`` on each eigen-coordinate ``z = Vᵀ y`` of
-``G = k(X, X)/K = V diag(d) Vᵀ``; gradient descent with step ``lr`` is
-``1 − (1 − lr d)^N`` after ``N`` steps. A student trained on a teacher's training
-predictions multiplies the filters; a mix ``α·y + (1 − α)·f_T(X)`` gives
-``h_S(d) (α + (1 − α) h_T(d))``; a switch from labels to the teacher at step
-``s`` continues from the label-trained coordinates. After one eigendecomposition
-every time costs ``O(r)``; times are vectorised.
-
-*Simulated training* (``jax.lax.scan`` over steps): kernel gradient descent in
-function space. The model is ``f(x) = g_xᵀ a`` with ``g_x = k(x, X)/K`` and
-``a ∈ R^{K×q}``; the functional (RKHS) gradient of
-``(1/K) Σ_i ℓ(f(x_i), p_i)`` is ``g_·ᵀ ∂ℓ``, so one step is
-``a ← a − lr · ∂ℓ/∂f(X)`` and ``f(X) ← f(X) − lr · G ∂ℓ/∂f(X)``. With the squared
-loss ``∂ℓ/∂f = f − y`` this reproduces the closed form exactly; with softmax
-cross-entropy ``∂ℓ/∂f = softmax(f) − p`` (no closed form). The same updates are
-gradient descent on the weights ``w`` of a linear model ``f(x) = φ(x)ᵀ w`` whose
-features satisfy ``φ(x_i)ᵀ φ(x_j) = k(x_i, x_j)`` (with ``f(X) = Φ w``).
+The same training run step by step (``lax.scan``), including softmax
+cross-entropy kernel classifiers, is in ``kernel_sd.simulate``; its functions
+are re-exported here, where they have always been.
 
 References:
     [NMBMK23] Nagarajan, Menon, Bhojanapalli, Mobahi & Kumar, "On student-teacher
@@ -28,17 +21,23 @@ References:
 
 from __future__ import annotations
 
-from functools import partial
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
-from kernel_sd import _validate
-from kernel_sd.filters import gradient_descent, gradient_flow
-from kernel_sd.spectral import Spectrum, expand
+from kernel_sd import _validate, fit
+from kernel_sd.filters import (
+    flow_rounds,
+    gradient_descent,
+    gradient_flow,
+    label_mixing,
+    late_switch,
+    student,
+)
+from kernel_sd.simulate import Training as Training
+from kernel_sd.simulate import simulate_classifier as simulate_classifier
+from kernel_sd.simulate import simulate_regression as simulate_regression
+from kernel_sd.simulate import softmax_probabilities as softmax_probabilities
+from kernel_sd.spectra.base import Spectrum
 
 __all__ = [
     "Fit",
@@ -53,127 +52,24 @@ __all__ = [
     "softmax_probabilities",
 ]
 
+Fit = fit.Trace
+"""A closed-form fit at several times: the engine's :class:`kernel_sd.fit.Trace`.
 
-class Fit(NamedTuple):
-    """A closed-form fit in the eigenbasis at several times (leading axis ``T``)."""
-
-    filter: Array
-    """(T, r) filter ``h(d_k)``: training predictions are ``V diag(h) z``."""
-    train_pred: Array
-    """(T, K) or (T, K, q) training predictions ``f(X)``."""
-    test_pred: Array | None
-    """(T, m) or (T, m, q) predictions at new points; None without features."""
-    coef: Array
-    """(T, r) or (T, r, q) ``β = diag(h/d) z`` (0 where d = 0): ``f(x) = g_xᵀ V β``."""
+The name is kept for the gradient-method API; it is the same class as
+``kernel_sd.DistillTrace``. ``filter`` is ``h(d_k)`` ``(T, r)``, ``coef`` the
+coefficients ``β = diag(h/d) z`` (0 where ``d = 0``) with ``f(x) = g_xᵀ V β``;
+the self-distillation fields (``c``, ``status``, ``target_norm2``, ``eps``,
+``lam``) are None. Unlike the earlier ``NamedTuple`` it is not a tuple: read
+the fields by name.
+"""
 
 
-class Training(NamedTuple):
-    """A simulated training run (kernel gradient descent), every step recorded."""
-
-    train_pred: Array
-    """(N + 1, K) or (N + 1, K, q) ``f_s(X)`` for steps ``s = 0..N`` (``f_0 = 0``)."""
-    test_pred: Array | None
-    """(N + 1, m) or (N + 1, m, q) ``f_s(X_test)``; None without ``G_test``."""
-    loss: Array
-    """(N + 1,) the loss being minimised at step ``s`` against that step's targets."""
-    coef: Array
-    """(K,) or (K, q) final coefficients ``a``: ``f(x) = g_xᵀ a``."""
-
-
-# ----------------------------------------------------------------------------
-# validation
-
-
-def _spec(spec) -> Spectrum:
-    if not isinstance(spec, Spectrum):
-        raise ValueError(
-            f"`spec` must be a kernel_sd Spectrum (from ksd.spectrum), got "
-            f"{type(spec).__name__}."
-        )
-    return spec
-
-
-def _times(name: str, value) -> np.ndarray:
-    """A non-empty 1-D vector of finite times ``>= 0`` (a scalar becomes length 1)."""
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
-    return _validate.positive_vector(name, arr, allow_zero=True)
-
-
-def _steps(name: str, value) -> np.ndarray:
-    """A non-empty 1-D vector of integer step counts ``>= 0``."""
-    arr = np.atleast_1d(np.asarray(value))
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
-            f"`{name}` must be an integer or a 1-D array of integers, got {value!r}."
-        )
-    if (arr < 0).any():
-        raise ValueError(f"`{name}` must be >= 0, got {arr.min()!r}.")
-    return arr.astype(np.int64)
-
-
-def _step_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0, got {value!r}.")
-    return int(value)
-
-
-def _alpha(alpha) -> float:
-    a = _validate.positive_scalar("alpha", alpha, allow_zero=True)
-    if a > 1:
-        raise ValueError(
-            f"`alpha` weighs labels against the teacher and must be in [0, 1], got {a!r}."
-        )
-    return a
-
-
-def _lr(lr, d_max: float) -> float:
-    lr = _validate.positive_scalar("lr", lr)
-    if lr * d_max >= 2.0:
-        raise ValueError(
-            f"`lr`={lr:g} gives lr·d_max = {lr * d_max:.3g} >= 2: gradient descent "
-            f"diverges along the top eigendirection. Use lr < {2.0 / d_max:.4g}."
-        )
-    return lr
-
-
-def _features(test_features, spec: Spectrum, dtype):
-    if test_features is None:
-        return None
-    W = jnp.asarray(test_features, dtype)
-    if W.ndim != 2 or W.shape[1] != spec.eigvals.shape[0]:
-        raise ValueError(
-            f"`test_features` must be (m, {spec.eigvals.shape[0]}) rows g_xᵀ V "
-            f"(from ksd.features), got shape {W.shape}."
-        )
-    return W
-
-
-# ----------------------------------------------------------------------------
-# closed form
-
-
-@jax.jit
-def _apply(d, z, H, W):
-    """Filters ``H`` (T, r) on coordinates ``z`` (r, q): ``H z``, test predictions, ``α``."""
-    Hz = H[:, :, None] * z[None, :, :]
-    inv = jnp.where(d > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
-    coef = (H * inv[None, :])[:, :, None] * z[None, :, :]
-    test = None if W is None else jnp.einsum("mr,trq->tmq", W, coef)
-    return Hz, test, coef
-
-
-def _fit(spec: Spectrum, y, H, test_features) -> Fit:
+def _arguments(spec, y, test_features):
+    """The public checks every closed form shares: ``spec``, ``y``, ``test_features``."""
+    spec = _validate.spectrum("spec", spec)
     dtype = spec.eigvals.dtype
     y = _validate.targets("y", y, spec.n_train, dtype)
-    W = _features(test_features, spec, dtype)
-    single = y.ndim == 1
-    z = spec.eigvecs.T @ (y[:, None] if single else y)
-    Hz, test, coef = _apply(spec.eigvals, z, H, W)
-    train = expand(spec.eigvecs, Hz)  # f(X) = V H z for every filter row
-    if single:
-        train, coef = train[..., 0], coef[..., 0]
-        test = None if test is None else test[..., 0]
-    return Fit(filter=H, train_pred=train, test_pred=test, coef=coef)
+    return spec, y, _validate.feature_rows(test_features, spec, dtype)
 
 
 def teacher_flow(spec: Spectrum, y: Array, *, t, test_features=None) -> Fit:
@@ -200,10 +96,10 @@ def teacher_flow(spec: Spectrum, y: Array, *, t, test_features=None) -> Fit:
         >>> np.round(np.asarray(fit.train_pred), 6).tolist()
         [[0.0, 0.0], [1.0, 1.0]]
     """
-    spec = _spec(spec)
-    t = jnp.asarray(_times("t", t), spec.eigvals.dtype)
+    spec, y, W = _arguments(spec, y, test_features)
+    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
     H = gradient_flow(spec.eigvals[None, :], t[:, None])  # [NMBMK23] 1 − e^{−t d}
-    return _fit(spec, y, H, test_features)
+    return fit.apply(spec, y, H, W)
 
 
 def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) -> Fit:
@@ -217,11 +113,11 @@ def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) 
         steps: ``N >= 0`` or ``(T,)`` step counts.
         Other arguments: as in :func:`teacher_flow`.
     """
-    spec = _spec(spec)
-    lr = _lr(lr, float(spec.eigvals[0]))
-    n = jnp.asarray(_steps("steps", steps), spec.eigvals.dtype)
-    H = gradient_descent(spec.eigvals[None, :], lr, n[:, None])
-    return _fit(spec, y, H, test_features)
+    spec, y, W = _arguments(spec, y, test_features)
+    lr = _validate.step_size(lr, float(spec.eigvals[0]))
+    n = jnp.asarray(_validate.steps("steps", steps), spec.eigvals.dtype)
+    H = gradient_descent(spec.eigvals[None, :], lr, n[:, None])  # 1 − (1 − lr d)^N
+    return fit.apply(spec, y, H, W)
 
 
 def student_flow(
@@ -243,15 +139,14 @@ def student_flow(
         alpha: weight ``α ∈ [0, 1]`` of the labels in the student's targets.
         Other arguments: as in :func:`teacher_flow`.
     """
-    spec = _spec(spec)
-    dtype = spec.eigvals.dtype
+    spec, y, W = _arguments(spec, y, test_features)
     T = _validate.positive_scalar("teacher_t", teacher_t, allow_zero=True)
-    a = _alpha(alpha)
-    t = jnp.asarray(_times("t", t), dtype)
+    a = _validate.alpha(alpha)
+    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
     d = spec.eigvals[None, :]
-    target = a + (1.0 - a) * gradient_flow(d, T)
-    H = gradient_flow(d, t[:, None]) * target  # [NMBMK23] (1 − e^{−T'd})(1 − e^{−Td})
-    return _fit(spec, y, H, test_features)
+    # [NMBMK23] (1 − e^{−T'd})(α + (1 − α)(1 − e^{−Td}))
+    H = student(gradient_flow(d, t[:, None]), gradient_flow(d, T), a)
+    return fit.apply(spec, y, H, W)
 
 
 def student_descent(
@@ -287,20 +182,16 @@ def student_descent(
         switch_step: step ``s >= 0`` at which the targets switch to the teacher.
         Other arguments: as in :func:`teacher_flow`.
     """
-    spec = _spec(spec)
-    dtype = spec.eigvals.dtype
-    lr = _lr(lr, float(spec.eigvals[0]))
-    nt = _step_int("teacher_steps", teacher_steps)
-    s = _step_int("switch_step", switch_step)
-    a = _alpha(alpha)
-    n = jnp.asarray(_steps("steps", steps), dtype)[:, None]
+    spec, y, W = _arguments(spec, y, test_features)
+    lr = _validate.step_size(lr, float(spec.eigvals[0]))
+    nt = _validate.integer("teacher_steps", teacher_steps, minimum=0)
+    s = _validate.integer("switch_step", switch_step, minimum=0)
+    a = _validate.alpha(alpha)
+    n = jnp.asarray(_validate.steps("steps", steps), spec.eigvals.dtype)[:, None]
     d = spec.eigvals[None, :]
-    m = a + (1.0 - a) * gradient_descent(d, lr, nt)
-    before = gradient_descent(d, lr, n)
-    after_s = gradient_descent(d, lr, s)
-    decay = 1.0 - gradient_descent(d, lr, jnp.maximum(n - s, 0.0))  # q^{N−s}
-    H = jnp.where(n <= s, before, m - decay * (m - after_s))
-    return _fit(spec, y, H, test_features)
+    target = label_mixing(gradient_descent(d, lr, nt), a)
+    H = late_switch(d, lr, n, s, target)
+    return fit.apply(spec, y, H, W)
 
 
 def distill_rounds(
@@ -320,189 +211,7 @@ def distill_rounds(
     Returns:
         A :class:`Fit` whose leading axis is the round.
     """
-    spec = _spec(spec)
-    a = _alpha(alpha)
-    t = jnp.asarray(_times("t", t), spec.eigvals.dtype)
-    d = spec.eigvals
-
-    def step(prev, ti):
-        h = gradient_flow(d, ti) * (a + (1.0 - a) * prev)  # [NMBMK23] student × target
-        return h, h
-
-    # Round 0 sees the labels: α + (1 − α)·1 = 1, so the scan starts from ones.
-    _, H = jax.lax.scan(step, jnp.ones_like(d), t)
-    return _fit(spec, y, H, test_features)
-
-
-# ----------------------------------------------------------------------------
-# simulated training
-
-
-def softmax_probabilities(logits: Array, *, temperature=1.0) -> Array:
-    """Teacher probabilities ``softmax(f / τ)`` row-wise (``τ = temperature > 0``)."""
-    tau = _validate.positive_scalar("temperature", temperature)
-    return jax.nn.softmax(jnp.asarray(logits) / tau, axis=-1)
-
-
-@partial(jax.jit, static_argnames=("steps", "softmax"))
-def _simulate_core(G, Gt, first, second, switch, lr, steps, softmax):
-    """Kernel gradient descent: ``a ← a − lr ∂ℓ/∂f(X)``, targets switch at ``switch``."""
-    K = G.shape[0]
-
-    def loss_and_grad(f, target):
-        if softmax:
-            logp = jax.nn.log_softmax(f, axis=-1)
-            loss = -jnp.sum(target * logp) / K
-            return loss, jnp.exp(logp) - target  # ∂ℓ/∂f of cross-entropy
-        r = f - target
-        return 0.5 * jnp.sum(r * r) / K, r  # ∂ℓ/∂f of (1/2)(f − y)²
-
-    def step(a, s):
-        target = jnp.where(s < switch, first, second)
-        f = G @ a
-        loss, g = loss_and_grad(f, target)
-        a_next = a - lr * g  # [NMBMK23] kernel GD: f ← f − lr G ∂ℓ/∂f
-        out_t = None if Gt is None else Gt @ a
-        return a_next, (f, out_t, loss)
-
-    a0 = jnp.zeros_like(first)
-    a, (f, ft, loss) = jax.lax.scan(step, a0, jnp.arange(steps + 1))
-    return f, ft, loss, a
-
-
-def _gram_args(G, G_test):
-    G = _validate.square_matrix("G", G)
-    if G_test is not None:
-        G_test = jnp.asarray(G_test, G.dtype)
-        if G_test.ndim != 2 or G_test.shape[1] != G.shape[0]:
-            raise ValueError(
-                f"`G_test` must be (m, {G.shape[0]}) = k(X_test, X)/K, got "
-                f"shape {G_test.shape}."
-            )
-    return G, G_test
-
-
-def _switch_args(teacher, y, alpha, switch_step, name):
-    a = _alpha(alpha)
-    if teacher is None:
-        return y, y, 0
-    if teacher.shape != y.shape:
-        raise ValueError(
-            f"`{name}` must have the shape of the labels {y.shape}, got {teacher.shape}."
-        )
-    return y, a * y + (1.0 - a) * teacher, _step_int("switch_step", switch_step)
-
-
-def simulate_regression(
-    G: Array,
-    y: Array,
-    *,
-    lr,
-    steps: int,
-    teacher: Array | None = None,
-    alpha=0.0,
-    switch_step=0,
-    G_test: Array | None = None,
-) -> Training:
-    """Simulated kernel gradient descent on ``(1/2K)‖f(X) − target‖²`` from zero.
-
-    Each step ``a ← a − lr (G a − target)``, i.e. ``f(X) ← f(X) − lr G (f(X) − target)``.
-    Without ``teacher`` the target is ``y`` throughout (a teacher); with it, the
-    target is ``y`` for steps ``< switch_step`` and ``α·y + (1 − α)·teacher`` after
-    (``switch_step = 0``: distillation from the start).
-
-    Args:
-        G: ``(K, K)`` scaled Gram matrix ``k(X, X)/K``.
-        y: ``(K,)`` or ``(K, q)`` labels.
-        lr: step size ``> 0``.
-        steps: number of steps ``N >= 1`` (static: one compilation per value).
-        teacher: optional teacher training predictions ``f_T(X)``, shaped like ``y``.
-        alpha: weight ``α ∈ [0, 1]`` of the labels after the switch.
-        switch_step: step ``s >= 0`` from which the teacher is used.
-        G_test: optional ``(m, K)`` ``k(X_test, X)/K``.
-
-    Returns:
-        A :class:`Training` with every step recorded.
-    """
-    G, G_test = _gram_args(G, G_test)
-    y = _validate.targets("y", y, G.shape[0], G.dtype)
-    lr = _validate.positive_scalar("lr", lr)
-    steps = _validate.positive_int("steps", steps)
-    teacher = None if teacher is None else jnp.asarray(teacher, G.dtype)
-    first, second, s = _switch_args(teacher, y, alpha, switch_step, "teacher")
-    f, ft, loss, a = _simulate_core(G, G_test, first, second, s, lr, steps, False)
-    return Training(train_pred=f, test_pred=ft, loss=loss, coef=a)
-
-
-def simulate_classifier(
-    G: Array,
-    labels: Array,
-    *,
-    lr,
-    steps: int,
-    classes: int | None = None,
-    teacher_logits: Array | None = None,
-    temperature=1.0,
-    alpha=0.0,
-    switch_step=0,
-    G_test: Array | None = None,
-) -> Training:
-    """Simulated kernel gradient descent on softmax cross-entropy from zero  [NMBMK23].
-
-    Model: logits ``f(x) = g_xᵀ a`` with ``a ∈ R^{K×C}`` (function-space
-    parametrisation). Loss ``(1/K) Σ_i −Σ_c p_ic log softmax(f(x_i))_c``; its
-    functional gradient gives the step ``a ← a − lr (softmax(G a) − P)``. Targets
-    ``P`` are the one-hot labels, and, from ``switch_step`` on when
-    ``teacher_logits`` is given, ``α·onehot + (1 − α)·softmax(f_T(X)/τ)`` with
-    ``τ = temperature`` (the student's own logits are not rescaled).
-
-    Args:
-        G: ``(K, K)`` scaled Gram matrix ``k(X, X)/K``.
-        labels: ``(K,)`` integer class labels in ``[0, C)``.
-        lr: step size ``> 0``.
-        steps: number of steps ``N >= 1``.
-        classes: number of classes ``C`` (default ``max(labels) + 1``).
-        teacher_logits: optional ``(K, C)`` teacher logits on the training points.
-        temperature: ``τ > 0`` softening the teacher's probabilities.
-        alpha: weight ``α ∈ [0, 1]`` of the labels after the switch.
-        switch_step: step ``s >= 0`` from which the teacher is used.
-        G_test: optional ``(m, K)`` ``k(X_test, X)/K``.
-
-    Returns:
-        A :class:`Training` whose predictions are logits ``(N + 1, K, C)``.
-    """
-    G, G_test = _gram_args(G, G_test)
-    lab = np.asarray(labels)
-    if (
-        lab.ndim != 1
-        or lab.shape[0] != G.shape[0]
-        or not np.issubdtype(lab.dtype, np.integer)
-    ):
-        raise ValueError(
-            f"`labels` must be ({G.shape[0]},) integers, got {lab.dtype} {lab.shape}."
-        )
-    C = (
-        int(lab.max()) + 1
-        if classes is None
-        else _validate.positive_int("classes", classes)
-    )
-    if lab.min() < 0 or lab.max() >= C:
-        raise ValueError(
-            f"`labels` must lie in [0, {C}), got [{lab.min()}, {lab.max()}]."
-        )
-    lr = _validate.positive_scalar("lr", lr)
-    steps = _validate.positive_int("steps", steps)
-    onehot = jnp.asarray(np.eye(C)[lab], G.dtype)
-    teacher = None
-    if teacher_logits is not None:
-        tl = jnp.asarray(teacher_logits, G.dtype)
-        if tl.shape != onehot.shape:
-            raise ValueError(
-                f"`teacher_logits` must be {onehot.shape}, got {tl.shape}."
-            )
-        teacher = softmax_probabilities(tl, temperature=temperature)
-    first, second, s = _switch_args(
-        teacher, onehot, alpha, switch_step, "teacher_logits"
-    )
-    f, ft, loss, a = _simulate_core(G, G_test, first, second, s, lr, steps, True)
-    return Training(train_pred=f, test_pred=ft, loss=loss, coef=a)
+    spec, y, W = _arguments(spec, y, test_features)
+    a = _validate.alpha(alpha)
+    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
+    return fit.apply(spec, y, flow_rounds(spec.eigvals, t, a), W)

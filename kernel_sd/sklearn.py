@@ -29,7 +29,7 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
 
 from kernel_sd import kernels as _kernels
 from kernel_sd.distill import DistillTrace, self_distill
-from kernel_sd.spectral import features
+from kernel_sd.spectra import features
 
 __all__ = ["SelfDistillationRegressor", "SelfDistillationClassifier"]
 

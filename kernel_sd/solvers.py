@@ -27,12 +27,14 @@ import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd import _validate
-from kernel_sd.spectral import Spectrum
+from kernel_sd.spectra.base import Spectrum
+from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
 
 __all__ = [
     "MultiplierResult",
     "multiplier",
-    "targets_in_eigenbasis",
+    "multiplier_core",
+    "targets_in_eigenbasis",  # kept here for compatibility; defined in spectra.eigvecs
     "raise_for_status",
     "STATUS_OK",
     "STATUS_COLLAPSED",
@@ -78,10 +80,12 @@ def _residual_terms(d: Array, s: Array, s_perp: Array, c: Array):
 
 
 @jax.jit
-def _multiplier_core(
-    d: Array, s: Array, s_perp: Array, keps: Array
-) -> MultiplierResult:
-    """Solve ``φ(c) = keps`` for eigenvalues ``d >= 0`` and energies ``s >= 0``."""
+def multiplier_core(d: Array, s: Array, s_perp: Array, keps: Array) -> MultiplierResult:
+    """Solve ``φ(c) = keps`` for eigenvalues ``d >= 0`` and energies ``s >= 0``.
+
+    The jittable, vmappable core behind :func:`multiplier` and the rounds of
+    ``kernel_sd.distill``: arguments are trusted, failures come back as ``status``.
+    """
     dtype = d.dtype
     eps = jnp.finfo(dtype).eps
     tiny = jnp.finfo(dtype).tiny
@@ -154,21 +158,7 @@ def _multiplier_core(
     return MultiplierResult(c=c, status=status, iterations=iters, null_energy=null)
 
 
-def targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
-    """``z = Vᵀ y`` and ``s_⊥ = ‖y‖² − ‖z‖²`` (0 when ``V`` spans everything)."""
-    if isinstance(spec.eigvecs, jax.Array):
-        return _targets_in_eigenbasis_array(spec, y)
-    return _targets_in_eigenbasis(spec, y)
-
-
-def _targets_in_eigenbasis(spec: Spectrum, y: Array) -> tuple[Array, Array]:
-    z = spec.eigvecs.T @ y
-    if spec.complete:
-        return z, jnp.zeros((), y.dtype)
-    return z, jnp.maximum(jnp.sum(y * y) - jnp.sum(z * z), 0.0)
-
-
-_targets_in_eigenbasis_array = jax.jit(_targets_in_eigenbasis)
+_multiplier_core = multiplier_core  # the name this function had before
 
 
 def raise_for_status(
@@ -226,11 +216,14 @@ def multiplier(spec: Spectrum, y: Array, *, eps: float) -> MultiplierResult:
         >>> int(res.status), bool(res.c > 0)
         (0, True)
     """
+    spec = _validate.spectrum("spec", spec)
     n = spec.n_train
     y = _validate.targets("y", y, n, spec.eigvals.dtype)
     eps = _validate.positive_scalar("eps", eps)
     z, s_perp = targets_in_eigenbasis(spec, y)
     s = z * z if z.ndim == 1 else jnp.sum(z * z, axis=1)
-    res = _multiplier_core(spec.eigvals, s, s_perp, n * eps)
-    raise_for_status(int(res.status), float(res.null_energy), n, eps)
+    res = multiplier_core(spec.eigvals, s, s_perp, n * eps)
+    raise_for_status(
+        int(res.status), float(res.null_energy), n, eps, low_rank=not spec.complete
+    )
     return res

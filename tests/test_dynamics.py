@@ -12,7 +12,7 @@ import pytest
 import scipy.linalg
 
 import kernel_sd as ksd
-from kernel_sd import dynamics
+from kernel_sd import dynamics, simulate
 from tests.conftest import planted_spectrum
 
 N = 16
@@ -231,7 +231,7 @@ def test_classifier_switch_limits(problem):
 def test_jit_compatible_simulation(problem):
     spec, G, y, Gt, W, d, V = problem
     f = jax.jit(
-        lambda yy: dynamics._simulate_core(G, None, yy, yy, 0, 0.1, 5, False)[0]
+        lambda yy: simulate._simulate_core(G, None, yy, yy, 0, 0.1, 5, False)[0]
     )
     np.testing.assert_allclose(f(y), _numpy_gd(G, y, 0.1, 5), rtol=0, atol=1e-12)
 

@@ -8,7 +8,8 @@ from scipy.optimize import brentq
 
 import kernel_sd as ksd
 from kernel_sd import kernels
-from kernel_sd.spectral import KernelEigvecs, _sym_assemble, _sym_gram
+from kernel_sd.spectra.eigvecs import KernelEigvecs
+from kernel_sd.spectra.nystrom import _sym_assemble, _sym_gram
 
 N = 120
 # Laplace kernel on the unit square: K_mm and G are well conditioned (κ(G) ~ 1e4),
@@ -86,6 +87,15 @@ def test_pivoted_landmarks_are_the_cholesky_pivots(problem):
     k = kernels.RBF(lengthscale=0.4)
     ny = ksd.nystrom_spectrum(k, X, m=12, landmarks="pivoted")
     np.testing.assert_array_equal(np.asarray(ny.landmarks), X[numpy_pivots(k, X, 12)])
+
+
+def test_spectrum_of_other_points_is_refused(problem):
+    """Nyström spectra carry the fingerprint of their inputs (see test_spectral)."""
+    X, y, _ = problem
+    spec = ksd.nystrom_spectrum(KERNEL, X, m=30, landmarks="uniform", seed=3)
+    assert spec.fingerprint.shape == (4, 2)
+    with pytest.raises(ValueError, match="other inputs than `X`"):
+        ksd.self_distill(KERNEL, X[::-1], y, lam=1e-3, rounds=2, spectrum=spec)
 
 
 def test_uniform_landmarks_follow_the_seed(problem):

@@ -100,3 +100,35 @@ def test_float32_well_conditioned_is_quiet(rng):
 def test_from_eigen_rejects_non_orthonormal(rng):
     with pytest.raises(ValueError, match="orthonormal"):
         ksd.spectrum_from_eigen(np.ones(3), rng.standard_normal((3, 3)))
+
+
+def test_spectrum_of_other_points_is_refused(rng):
+    """The input fingerprint catches a spectrum passed with other points of the same n."""
+    X = rng.uniform(size=(25, 1))
+    y = np.sin(6.0 * X[:, 0])
+    k = kernels.RBF(lengthscale=0.3)
+    spec = ksd.spectrum(k, X)
+    assert spec.fingerprint.shape == (4, 1)
+    # Negative control: the same points, as another array (copy, jax array), pass.
+    a = ksd.self_distill(k, X.copy(), y, lam=1e-3, rounds=2, spectrum=spec)
+    b = ksd.self_distill(k, X, y, lam=1e-3, rounds=2)
+    np.testing.assert_array_equal(a.train_pred, b.train_pred)
+    ksd.features(k, jnp.asarray(X), X[:3], spec)
+    others = {
+        "shifted": X + 1e-6,
+        "reordered": X[::-1],  # same moments, other order: the weighted sum differs
+        "redrawn": rng.uniform(size=(25, 1)),
+    }
+    for other in others.values():
+        with pytest.raises(ValueError, match="other inputs than `X`"):
+            ksd.self_distill(k, other, y, lam=1e-3, rounds=2, spectrum=spec)
+        with pytest.raises(ValueError, match="`spec` was computed from other inputs"):
+            ksd.features(k, other, X[:3], spec)
+    with pytest.raises(ValueError, match="float64 inputs, X is float32"):
+        ksd.features(k, X.astype(np.float32), X[:3], spec)
+    # Eigenpairs given by the user carry no fingerprint: only n is checked.
+    bare = ksd.spectrum_from_eigen(spec.eigvals, spec.eigvecs)
+    assert bare.fingerprint is None
+    ksd.self_distill(k, others["redrawn"], y, lam=1e-3, rounds=2, spectrum=bare)
+    with pytest.raises(ValueError, match="these 24 points"):
+        ksd.self_distill(k, X[:24], y[:24], lam=1e-3, rounds=2, spectrum=bare)

@@ -1,0 +1,186 @@
+"""Kernel models trained step by step: kernel gradient descent, regression and classifiers.
+
+The model is ``f(x) = g_xᵀ a`` with ``g_x = k(x, X)/K`` and ``a ∈ R^{K×q}``; the
+functional (RKHS) gradient of ``(1/K) Σ_i ℓ(f(x_i), p_i)`` is ``g_·ᵀ ∂ℓ``, so one
+step is ``a ← a − lr · ∂ℓ/∂f(X)`` and ``f(X) ← f(X) − lr · G ∂ℓ/∂f(X)``
+(``jax.lax.scan`` over the steps). With the squared loss ``∂ℓ/∂f = f − y`` this
+reproduces the closed forms of ``kernel_sd.dynamics`` exactly; with softmax
+cross-entropy ``∂ℓ/∂f = softmax(f) − p`` (no closed form). The same updates are
+gradient descent on the weights ``w`` of a linear model ``f(x) = φ(x)ᵀ w`` whose
+features satisfy ``φ(x_i)ᵀ φ(x_j) = k(x_i, x_j)`` (with ``f(X) = Φ w``).
+
+References:
+    [NMBMK23] Nagarajan, Menon, Bhojanapalli, Mobahi & Kumar, "On student-teacher
+    deviations in distillation: does it pay to disobey?", NeurIPS 2023.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from kernel_sd import _validate
+
+__all__ = [
+    "Training",
+    "simulate_regression",
+    "simulate_classifier",
+    "softmax_probabilities",
+]
+
+
+class Training(NamedTuple):
+    """A simulated training run (kernel gradient descent), every step recorded."""
+
+    train_pred: Array
+    """(N + 1, K) or (N + 1, K, q) ``f_s(X)`` for steps ``s = 0..N`` (``f_0 = 0``)."""
+    test_pred: Array | None
+    """(N + 1, m) or (N + 1, m, q) ``f_s(X_test)``; None without ``G_test``."""
+    loss: Array
+    """(N + 1,) the loss being minimised at step ``s`` against that step's targets."""
+    coef: Array
+    """(K,) or (K, q) final coefficients ``a``: ``f(x) = g_xᵀ a``."""
+
+
+def softmax_probabilities(logits: Array, *, temperature=1.0) -> Array:
+    """Teacher probabilities ``softmax(f / τ)`` row-wise (``τ = temperature > 0``)."""
+    tau = _validate.positive_scalar("temperature", temperature)
+    return jax.nn.softmax(jnp.asarray(logits) / tau, axis=-1)
+
+
+@partial(jax.jit, static_argnames=("steps", "softmax"))
+def _simulate_core(G, Gt, first, second, switch, lr, steps, softmax):
+    """Kernel gradient descent: ``a ← a − lr ∂ℓ/∂f(X)``, targets switch at ``switch``."""
+    K = G.shape[0]
+
+    def loss_and_grad(f, target):
+        if softmax:
+            logp = jax.nn.log_softmax(f, axis=-1)
+            loss = -jnp.sum(target * logp) / K
+            return loss, jnp.exp(logp) - target  # ∂ℓ/∂f of cross-entropy
+        r = f - target
+        return 0.5 * jnp.sum(r * r) / K, r  # ∂ℓ/∂f of (1/2)(f − y)²
+
+    def step(a, s):
+        target = jnp.where(s < switch, first, second)
+        f = G @ a
+        loss, g = loss_and_grad(f, target)
+        a_next = a - lr * g  # [NMBMK23] kernel GD: f ← f − lr G ∂ℓ/∂f
+        out_t = None if Gt is None else Gt @ a
+        return a_next, (f, out_t, loss)
+
+    a0 = jnp.zeros_like(first)
+    a, (f, ft, loss) = jax.lax.scan(step, a0, jnp.arange(steps + 1))
+    return f, ft, loss, a
+
+
+def _targets_with_switch(teacher, y, alpha: float, switch_step: int):
+    """Targets before and after the switch, and the switch step: ``y``, then
+    ``α·y + (1 − α)·teacher`` from ``switch_step`` on (``y`` throughout without one)."""
+    if teacher is None:
+        return y, y, 0
+    return y, alpha * y + (1.0 - alpha) * teacher, switch_step
+
+
+def simulate_regression(
+    G: Array,
+    y: Array,
+    *,
+    lr,
+    steps: int,
+    teacher: Array | None = None,
+    alpha=0.0,
+    switch_step=0,
+    G_test: Array | None = None,
+) -> Training:
+    """Simulated kernel gradient descent on ``(1/2K)‖f(X) − target‖²`` from zero.
+
+    Each step ``a ← a − lr (G a − target)``, i.e. ``f(X) ← f(X) − lr G (f(X) − target)``.
+    Without ``teacher`` the target is ``y`` throughout (a teacher); with it, the
+    target is ``y`` for steps ``< switch_step`` and ``α·y + (1 − α)·teacher`` after
+    (``switch_step = 0``: distillation from the start).
+
+    Args:
+        G: ``(K, K)`` scaled Gram matrix ``k(X, X)/K``.
+        y: ``(K,)`` or ``(K, q)`` labels.
+        lr: step size ``> 0``.
+        steps: number of steps ``N >= 1`` (static: one compilation per value).
+        teacher: optional teacher training predictions ``f_T(X)``, shaped like ``y``.
+        alpha: weight ``α ∈ [0, 1]`` of the labels after the switch.
+        switch_step: step ``s >= 0`` from which the teacher is used.
+        G_test: optional ``(m, K)`` ``k(X_test, X)/K``.
+
+    Returns:
+        A :class:`Training` with every step recorded.
+    """
+    G = _validate.square_matrix("G", G)
+    G_test = _validate.cross_gram("G_test", G_test, G)
+    y = _validate.targets("y", y, G.shape[0], G.dtype)
+    lr = _validate.positive_scalar("lr", lr)
+    steps = _validate.positive_int("steps", steps)
+    alpha = _validate.alpha(alpha)
+    if teacher is not None:
+        teacher = _validate.shaped_like("teacher", teacher, y)
+        switch_step = _validate.integer("switch_step", switch_step, minimum=0)
+    first, second, s = _targets_with_switch(teacher, y, alpha, switch_step)
+    f, ft, loss, a = _simulate_core(G, G_test, first, second, s, lr, steps, False)
+    return Training(train_pred=f, test_pred=ft, loss=loss, coef=a)
+
+
+def simulate_classifier(
+    G: Array,
+    labels: Array,
+    *,
+    lr,
+    steps: int,
+    classes: int | None = None,
+    teacher_logits: Array | None = None,
+    temperature=1.0,
+    alpha=0.0,
+    switch_step=0,
+    G_test: Array | None = None,
+) -> Training:
+    """Simulated kernel gradient descent on softmax cross-entropy from zero  [NMBMK23].
+
+    Model: logits ``f(x) = g_xᵀ a`` with ``a ∈ R^{K×C}`` (function-space
+    parametrisation). Loss ``(1/K) Σ_i −Σ_c p_ic log softmax(f(x_i))_c``; its
+    functional gradient gives the step ``a ← a − lr (softmax(G a) − P)``. Targets
+    ``P`` are the one-hot labels, and, from ``switch_step`` on when
+    ``teacher_logits`` is given, ``α·onehot + (1 − α)·softmax(f_T(X)/τ)`` with
+    ``τ = temperature`` (the student's own logits are not rescaled).
+
+    Args:
+        G: ``(K, K)`` scaled Gram matrix ``k(X, X)/K``.
+        labels: ``(K,)`` integer class labels in ``[0, C)``.
+        lr: step size ``> 0``.
+        steps: number of steps ``N >= 1``.
+        classes: number of classes ``C`` (default ``max(labels) + 1``).
+        teacher_logits: optional ``(K, C)`` teacher logits on the training points.
+        temperature: ``τ > 0`` softening the teacher's probabilities.
+        alpha: weight ``α ∈ [0, 1]`` of the labels after the switch.
+        switch_step: step ``s >= 0`` from which the teacher is used.
+        G_test: optional ``(m, K)`` ``k(X_test, X)/K``.
+
+    Returns:
+        A :class:`Training` whose predictions are logits ``(N + 1, K, C)``.
+    """
+    G = _validate.square_matrix("G", G)
+    G_test = _validate.cross_gram("G_test", G_test, G)
+    lab, C = _validate.class_labels("labels", labels, G.shape[0], classes)
+    lr = _validate.positive_scalar("lr", lr)
+    steps = _validate.positive_int("steps", steps)
+    alpha = _validate.alpha(alpha)
+    onehot = jnp.asarray(np.eye(C)[lab], G.dtype)
+    teacher = None
+    if teacher_logits is not None:
+        tl = _validate.shaped_like("teacher_logits", teacher_logits, onehot)
+        teacher = softmax_probabilities(tl, temperature=temperature)
+        switch_step = _validate.integer("switch_step", switch_step, minimum=0)
+    first, second, s = _targets_with_switch(teacher, onehot, alpha, switch_step)
+    f, ft, loss, a = _simulate_core(G, G_test, first, second, s, lr, steps, True)
+    return Training(train_pred=f, test_pred=ft, loss=loss, coef=a)

@@ -1,0 +1,220 @@
+"""The :class:`Spectrum` type and the rules every route to it shares.
+
+Every procedure in kernel-sd is a spectral filter (see ``kernel_sd.filters``), so
+the one factorisation it needs is ``G = k(X, X)/K = V diag(d) Vᵀ`` with ``K = n``.
+A :class:`Spectrum` holds it, whichever route computed it (exact ``eigh``,
+Nyström, Lanczos, or eigenpairs given by the user), with:
+
+- the noise floor ``K · eps_machine · d_max``: eigenvalues below it are
+  numerically zero, set to exactly 0 and counted in ``n_clamped``
+  (:func:`clamped`);
+- host-side checks on a fresh spectrum (:func:`checked`): a raw eigenvalue below
+  ``−floor`` means the matrix is not positive semi-definite beyond round-off
+  (an error); float32 with an ill-conditioned spectrum warns to enable x64;
+- a fingerprint of the training inputs (:func:`input_fingerprint`), so that a
+  spectrum passed along with other points of the same size is caught.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from kernel_sd._warn import warn
+
+__all__ = [
+    "Spectrum",
+    "noise_floor",
+    "clamped",
+    "checked",
+    "input_fingerprint",
+    "fingerprint_mismatch",
+]
+
+_FLOAT32_MAX_CONDITION = 1e4
+"""Condition number past which float32 loses more than ~3 of its 7 digits."""
+
+
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "eigvals",
+        "eigvecs",
+        "noise_floor",
+        "n_clamped",
+        "min_raw_eigval",
+        "landmarks",
+        "landmark_map",
+        "residuals",
+        "kernel_trace",
+        "fingerprint",
+    ],
+    meta_fields=["complete"],
+)
+@dataclasses.dataclass(frozen=True)
+class Spectrum:
+    """Eigendecomposition ``G = k(X, X)/K = V diag(d) Vᵀ`` (descending ``d``)."""
+
+    eigvals: Array
+    """(r,) eigenvalues ``d_k`` of ``G``, descending; those below the floor are 0."""
+    eigvecs: Array
+    """(K, r) orthonormal eigenvectors ``V`` (columns), ordered like ``eigvals``.
+
+    A :class:`~kernel_sd.spectra.eigvecs.KernelEigvecs` (never stored, products
+    only) for implicit Nyström eigenvectors.
+    """
+    noise_floor: Array
+    """() ``K · eps_machine · d_max``: eigenvalues below it are numerically zero."""
+    n_clamped: Array
+    """() eigenvalues below the floor: set to 0 (exact, Lanczos), left out (Nyström)."""
+    min_raw_eigval: Array
+    """() smallest eigenvalue of the factorisation before clamping."""
+    complete: bool = True
+    """Static: ``V`` spans all of ``R^K`` (exact path); False for low-rank spectra."""
+    landmarks: Array | None = None
+    """(m, p) Nyström landmarks ``Z``; None for spectra of the exact ``G``."""
+    landmark_map: Array | None = None
+    """(m, r) ``P`` with ``g̃_xᵀ V = k(x, Z) P`` (Nyström features); None otherwise."""
+    residuals: Array | None = None
+    """(r,) ``‖G v_i − d_i v_i‖`` of iterative (Lanczos) eigenpairs; None when exact.
+
+    For symmetric ``G`` each ``d_i`` lies within ``residuals[i]`` of an eigenvalue.
+    """
+    kernel_trace: Array | None = None
+    """() ``tr G = Σ_i k(x_i, x_i)/K`` of the exact ``G``, for low-rank spectra; None otherwise."""
+    fingerprint: Array | None = None
+    """(4, p) summary of the training inputs ``X`` (:func:`input_fingerprint`), in
+    their dtype; None when the spectrum was built from a Gram matrix or eigenpairs."""
+
+    @property
+    def n_train(self) -> int:
+        """``K``, the number of training points."""
+        return self.eigvecs.shape[0]
+
+    @property
+    def rank(self) -> Array:
+        """Numerical rank: the number of eigenvalues above the noise floor."""
+        return jnp.sum(self.eigvals > 0)
+
+    @property
+    def truncation(self) -> Array | None:
+        """``δ = 1 − Σ_k d_k / tr G``: the share of ``tr G`` a low-rank spectrum misses.
+
+        For a Nyström spectrum ``δ = tr(G − G̃)/tr G`` (nuclear-norm error), for a
+        Lanczos spectrum the weight of the eigenvalues not computed; None (0 by
+        definition) for the exact spectrum.
+        """
+        if self.kernel_trace is None:
+            return None
+        return 1.0 - jnp.sum(self.eigvals) / self.kernel_trace
+
+    @property
+    def condition_number(self) -> Array:
+        """``κ = d_max / d_min`` over the numerical range of ``G``."""
+        d = self.eigvals
+        d_min = jnp.min(jnp.where(d > 0, d, jnp.inf))
+        return d[0] / d_min
+
+
+def noise_floor(n: int, d_max: Array) -> Array:
+    """``K · eps_machine · d_max``: eigenvalues below it are numerically zero."""
+    return n * jnp.finfo(d_max.dtype).eps * jnp.maximum(d_max, 0.0)
+
+
+def clamped(d: Array, V, *, complete: bool) -> Spectrum:
+    """A :class:`Spectrum` from descending eigenpairs, eigenvalues under the floor set to 0."""
+    floor = noise_floor(V.shape[0], d[0])
+    keep = d > floor
+    return Spectrum(
+        eigvals=jnp.where(keep, d, 0.0),
+        eigvecs=V,
+        noise_floor=floor,
+        n_clamped=jnp.sum(~keep),
+        min_raw_eigval=d[-1],
+        complete=complete,
+    )
+
+
+def checked(spec: Spectrum) -> Spectrum:
+    """Host-side checks on a freshly computed spectrum: finite, PSD, float32 conditioning.
+
+    Raises:
+        ValueError: NaN/inf eigenvalues, or a raw eigenvalue below ``−noise_floor``.
+
+    Warns:
+        UserWarning: a float32 spectrum with eigenvalues under the floor or a
+            condition number above 1e4 (enable x64).
+    """
+    if not np.isfinite(np.asarray(spec.eigvals)).all():
+        raise ValueError(
+            "The eigendecomposition produced NaN/inf; the Gram matrix has "
+            "non-finite entries (check the kernel's hyper-parameters and inputs)."
+        )
+    if float(spec.min_raw_eigval) < -float(spec.noise_floor):
+        raise ValueError(
+            f"The Gram matrix is not positive semi-definite beyond round-off: "
+            f"smallest eigenvalue {float(spec.min_raw_eigval):.3e} < "
+            f"-{float(spec.noise_floor):.3e} (the noise floor). Check that the "
+            "kernel is positive definite for these hyper-parameters (e.g. "
+            "Polynomial needs coef0 >= 0), or pass a corrected matrix."
+        )
+    if spec.eigvals.dtype == jnp.float32:
+        kappa = float(spec.condition_number)
+        if int(spec.n_clamped) > 0 or kappa > _FLOAT32_MAX_CONDITION:
+            warn(
+                f"float32 spectrum is ill-conditioned (condition number {kappa:.2e}, "
+                f"{int(spec.n_clamped)} eigenvalues below the noise floor); results "
+                "may lose most of their digits. Enable x64: "
+                "jax.config.update('jax_enable_x64', True)."
+            )
+    return spec
+
+
+_HASH = 2654435761
+"""Knuth's multiplicative hash constant: ``i · _HASH mod 2³²`` spreads row indices."""
+
+
+@jax.jit
+def input_fingerprint(X: Array) -> Array:
+    """``(4, p)`` column sums of ``|x|``, ``x``, ``x²`` and ``w_i x`` over the rows of ``X``.
+
+    One pass over ``X``. The weights ``w_i ∈ [−1/2, 1/2)`` are a fixed hash of
+    the row index ``i``, so reordered or replaced rows change the last row even
+    when the moments agree. The first row is the scale of the others'
+    round-off (see :func:`fingerprint_mismatch`).
+    """
+    i = jnp.arange(X.shape[0], dtype=jnp.uint32)
+    w = (i * jnp.uint32(_HASH)).astype(X.dtype) / 2.0**32 - 0.5
+    return jnp.stack(
+        [jnp.sum(jnp.abs(X), axis=0), jnp.sum(X, axis=0), jnp.sum(X * X, axis=0), w @ X]
+    )
+
+
+def fingerprint_mismatch(spec: Spectrum, X: Array) -> str:
+    """Why ``spec`` cannot be the spectrum of ``X``, or ``""`` (also without a fingerprint).
+
+    Sums are compared to ``64 · sqrt(n) · eps`` relative to their scale: far
+    above the round-off of recomputing them, far below the change from other
+    points.
+    """
+    fp = spec.fingerprint
+    if fp is None:
+        return ""
+    if fp.shape[1] != X.shape[1]:
+        return f"{fp.shape[1]} input features, X has {X.shape[1]}"
+    if fp.dtype != X.dtype:
+        return f"{fp.dtype} inputs, X is {X.dtype}"
+    a = np.asarray(fp, np.float64)
+    b = np.asarray(input_fingerprint(X), np.float64)
+    abs_sum = np.maximum(a[0], b[0])
+    scale = np.stack([abs_sum, abs_sum, np.maximum(a[2], b[2]), abs_sum])
+    tol = 64.0 * math.sqrt(X.shape[0]) * float(jnp.finfo(X.dtype).eps)
+    if np.all(np.abs(a - b) <= tol * scale):
+        return ""
+    return f"same n = {X.shape[0]}, but the column sums of the inputs differ"
