@@ -263,5 +263,6 @@ def test_bad_hyperparameters(make, match):
 
 
 def test_from_name_network_kernels():
-    assert kernels.from_name("ntk") == kernels.NTK(depth=kernels.NETWORK_DEPTH)
-    assert kernels.from_name("nngp") == kernels.NNGP(depth=kernels.NETWORK_DEPTH)
+    kw = dict(depth=kernels.NETWORK_DEPTH, b_std=kernels.NETWORK_BIAS)
+    assert kernels.from_name("ntk") == kernels.NTK(**kw)
+    assert kernels.from_name("nngp") == kernels.NNGP(**kw)

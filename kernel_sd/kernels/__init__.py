@@ -17,6 +17,7 @@ from kernel_sd.kernels.dot_product import ArcCosine as ArcCosine
 from kernel_sd.kernels.dot_product import Linear as Linear
 from kernel_sd.kernels.dot_product import Polynomial as Polynomial
 from kernel_sd.kernels.names import NAMES as NAMES
+from kernel_sd.kernels.names import NETWORK_BIAS as NETWORK_BIAS
 from kernel_sd.kernels.names import NETWORK_DEPTH as NETWORK_DEPTH
 from kernel_sd.kernels.names import from_name as from_name
 from kernel_sd.kernels.network import ACTIVATIONS as ACTIVATIONS
@@ -35,6 +36,7 @@ __all__ = [
     "Linear",
     "Matern",
     "NAMES",
+    "NETWORK_BIAS",
     "NETWORK_DEPTH",
     "NNGP",
     "NTK",
