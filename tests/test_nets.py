@@ -191,6 +191,12 @@ def test_cross_entropy_step_matches_finite_differences(switch_step, problem):
     a = alpha if switch_step == 0 else 1.0  # before the switch: labels only
     ref_loss = _np_ce_loss(CLF, p0, X, labels, teacher, a, tau)
     np.testing.assert_allclose(run.loss[0], ref_loss, rtol=1e-13)
+    f0 = CLF.apply(p0, X)
+    mixed = dict(teacher=teacher, alpha=alpha, temperature=tau)
+    value = nets.loss_value(f0, labels, loss="cross_entropy", **mixed)
+    np.testing.assert_allclose(
+        value, _np_ce_loss(CLF, p0, X, labels, teacher, alpha, tau), rtol=1e-13
+    )
     flat0, unflatten = jax.flatten_util.ravel_pytree(p0)
     flat1, _ = jax.flatten_util.ravel_pytree(run.params)
     step_grad = (np.asarray(flat0) - np.asarray(flat1)) / lr
@@ -287,9 +293,13 @@ def test_divergence_is_an_error(problem):
 
 
 def test_float32_parameters_keep_float32(problem):
+    """Traced abstractly (``jax.eval_shape``): dtypes propagate, nothing compiles."""
     X = problem[0].astype(np.float32)
-    p32 = NET.init(jax.random.key(0), inputs=3, dtype=np.float32)
-    assert NET.apply(p32, X).dtype == np.float32
+    p32 = jax.eval_shape(
+        lambda k: NET.init(k, inputs=3, dtype=np.float32), jax.random.key(0)
+    )
+    assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(p32))
+    assert jax.eval_shape(NET.apply, p32, X).dtype == np.float32
 
 
 def test_architecture_kernels():
