@@ -33,6 +33,7 @@ import inspect
 import pathlib
 import pkgutil
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -72,8 +73,8 @@ class Result(NamedTuple):
 
     numbers: dict[str, Any]
     """Scalars, small arrays and nested dicts (stored in the part's JSON)."""
-    arrays: dict[str, np.ndarray] = {}
-    """Larger arrays (stored in the part's npz)."""
+    arrays: Mapping[str, np.ndarray] = types.MappingProxyType({})
+    """Larger arrays (stored in the part's npz); none by default."""
 
 
 @dataclasses.dataclass
@@ -85,8 +86,11 @@ class Part:
     plot: Callable[[Result, Config], Any] | None = None
 
     def sources(self) -> list[pathlib.Path]:
-        """Files whose text determines the part: its functions' modules and the
-        experiment package's ``__init__.py`` and private ``_*.py`` helpers."""
+        """Files whose text determines the part's numbers and figure.
+
+        Its functions' modules, and the ``__init__.py`` (constants) and private
+        ``_*.py`` helpers of the package they live in.
+        """
         files = {pathlib.Path(inspect.getsourcefile(self.compute)).resolve()}
         if self.plot is not None:
             files.add(pathlib.Path(inspect.getsourcefile(self.plot)).resolve())
@@ -129,6 +133,8 @@ class Experiment:
         """Decorator: register the plot function of the (already registered) part ``name``."""
 
         def decorate(fn):
+            if name not in self.parts:
+                raise ValueError(f"register the compute function of {name!r} first")
             self.parts[name].plot = fn
             return fn
 
@@ -196,7 +202,7 @@ def _make(part: Part, cfg: Config, seed: int):
     print("\n".join([f"{part.name}:", *_summary(res.numbers)]))
     if part.plot is None:
         raise ValueError(f"part {part.name!r} has no plot function")
-    return part.plot(res, cfg), res.numbers, res.arrays or None
+    return part.plot(res, cfg), res.numbers, dict(res.arrays) or None
 
 
 def run(
