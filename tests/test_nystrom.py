@@ -48,7 +48,7 @@ def numpy_pivots(kernel, X, m):
     return np.array(piv)
 
 
-@pytest.mark.parametrize("landmarks", ["pivoted", "uniform"])
+@pytest.mark.parametrize("landmarks", ["rpcholesky", "pivoted", "uniform"])
 def test_all_points_as_landmarks_is_the_exact_spectrum(problem, landmarks):
     X, _, _ = problem
     exact = ksd.spectrum(KERNEL, X)
@@ -61,7 +61,8 @@ def test_all_points_as_landmarks_is_the_exact_spectrum(problem, landmarks):
 
 
 @pytest.mark.parametrize(
-    ("landmarks", "m"), [("uniform", 30), ("pivoted", 30), ("pivoted", 7)]
+    ("landmarks", "m"),
+    [("uniform", 30), ("pivoted", 30), ("pivoted", 7), ("rpcholesky", 30)],
 )
 def test_matches_dense_reference(problem, landmarks, m):
     X, _, _ = problem
@@ -111,6 +112,11 @@ def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
     """Per-round dense solves on ``G̃`` (``c_t`` by brentq on ``φ``), no eigenbasis."""
     n = Gt.shape[0]
     I = np.eye(n)
+    # Bracket of log c: above, φ -> ‖y_t‖² − Kε; below, 1e-4 × the smallest
+    # eigenvalue of G̃ above its noise floor, where φ is the null-space energy
+    # (to 1e-8) while c is still far above the round-off of G̃'s null space.
+    w = np.linalg.eigvalsh(Gt)
+    log_lo = np.log(1e-4 * w[w > n * np.finfo(float).eps * w[-1]].min())
     c_all, train, test = [], [], []
     yt = y.copy()
     for _ in range(rounds):
@@ -126,7 +132,7 @@ def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
                 r = np.exp(logc) * np.linalg.solve(np.exp(logc) * I + Gt, yt)
                 return r @ r - n * eps
 
-            c = np.exp(brentq(phi, -40.0, 10.0, xtol=1e-14, rtol=1e-15))
+            c = np.exp(brentq(phi, log_lo, 10.0, xtol=1e-14, rtol=1e-15))
         else:
             c = lam
         alpha = np.linalg.solve(c * I + Gt, yt)
@@ -340,8 +346,10 @@ def test_truncation_is_the_relative_trace_residual(problem):
     assert ksd.spectrum(KERNEL, X).truncation is None
 
 
-def test_pivoted_factor_past_the_memory_limit_points_to_uniform(problem):
+def test_landmark_factors_past_the_memory_limit_point_to_other_choices(problem):
     X, _, _ = problem
+    with pytest.raises(ValueError, match="landmarks='rpcholesky'"):
+        ksd.nystrom_spectrum(KERNEL, X, m=50, landmarks="pivoted", max_memory_gb=1e-6)
     with pytest.raises(ValueError, match="landmarks='uniform'"):
         ksd.nystrom_spectrum(KERNEL, X, m=50, max_memory_gb=1e-6)
     ksd.nystrom_spectrum(KERNEL, X, m=50, landmarks="uniform", max_memory_gb=1e-6)
