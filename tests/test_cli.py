@@ -195,3 +195,18 @@ def test_bench_point_runs_every_path(tmp_path):
         res = json.loads(out.read_text())
         assert res["n"] == 300 and res["total_s"] > 0 and res["peak_gib"] > 0
         assert len(res["c"]) == 10 and res["collapse_round"] >= 1
+
+
+def test_bench_landmarks_quick_records_every_row(tmp_path, capsys):
+    import json
+
+    argv = ["bench", "landmarks", "--quick", "--dims", "3", "--ms", "40",
+            "--methods", "rpcholesky", "uniform", "--krr-sizes", "200", "400",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "equal time" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "bench_landmarks.json").read_text())["numbers"]["rows"]
+    assert [(r["method"], r.get("m", r.get("size"))) for r in rows] == [
+        ("exact KRR", 200), ("exact KRR", 400), ("rpcholesky", 40), ("uniform", 40)]
+    for r in rows[2:]:
+        assert 0 < r["captured"] < 1 and r["test_mse"] > 0 and r["m_used"] == 40

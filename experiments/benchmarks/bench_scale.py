@@ -206,7 +206,7 @@ _K = Option("--k", CURVE_K, {"type": int, "help": "Lanczos eigenpairs"})
                "help": "spectrum path"}),
         Option("--n", 100_000, {"type": int, "help": "training points"}),
         _M, _K, _SEED,
-        Option("--landmarks", "uniform", {"choices": ("pivoted", "uniform"),
+        Option("--landmarks", "uniform", {"choices": ksd.spectra.LANDMARK_METHODS,
                "help": "landmark choice"}),
         Option("--accumulate", "factor", {"choices": ("factor", "gram"),
                "help": "Nyström accumulation"}),
