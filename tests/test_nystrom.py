@@ -387,3 +387,48 @@ def test_many_landmarks_match_dense_reference(accumulate):
     # 'gram' is accurate to its (raised) noise floor, 'factor' to ~eps·d_max.
     atol = max(1e-12 * ref[0], float(spec.noise_floor) if accumulate == "gram" else 0)
     np.testing.assert_allclose(d, ref[: d.size], rtol=1e-9, atol=atol)
+
+
+def test_auto_accumulation_follows_the_condition_of_K_mm(monkeypatch):
+    """'auto' runs 'gram' when cond(K_mm)·K·eps <= 1e-4 (cond from numpy here) and
+    keeps it unless its raised floor drops an eigenvalue; otherwise 'factor'."""
+    from kernel_sd.spectra import nystrom
+
+    routes = []
+    original = nystrom._accumulate
+
+    def recording(*args):
+        routes.append(args[6])
+        return original(*args)
+
+    monkeypatch.setattr(nystrom, "_accumulate", recording)
+    rng = np.random.default_rng(3)
+    n, m = 150, 40
+    X = rng.uniform(size=(n, 2))
+    cases = [(kernels.Laplace(lengthscale=0.5), ["gram"]),
+             (kernels.RBF(lengthscale=0.3), ["gram", "factor"]),
+             (kernels.RBF(lengthscale=1.0), ["factor"])]  # fmt: skip
+    for k, expected in cases:
+        routes.clear()
+        auto = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform")
+        assert routes == expected
+        Z = np.asarray(auto.landmarks)
+        lam = np.linalg.eigvalsh(np.asarray(k(Z, Z)))
+        a_priori_gram = lam[-1] / lam[0] * n * np.finfo(float).eps <= 1e-4
+        assert a_priori_gram == (expected[0] == "gram")
+        same = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate=expected[-1])
+        np.testing.assert_array_equal(auto.eigvals, same.eigvals)
+        np.testing.assert_array_equal(auto.noise_floor, same.noise_floor)
+        if expected == ["gram", "factor"]:  # the 'gram' floor would drop eigenvalues
+            gram = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate="gram")
+            assert gram.eigvals.size < same.eigvals.size == m
+
+
+def test_gram_route_whose_floor_covers_everything_points_to_factor():
+    """Smooth kernel, many randomly pivoted landmarks: cond(K_mm) ~ 1/eps."""
+    X = np.random.default_rng(3).uniform(size=(400, 2))
+    k = kernels.RBF(lengthscale=0.5)
+    with pytest.raises(ValueError, match="accumulate='auto' or 'factor'"):
+        ksd.nystrom_spectrum(k, X, m=200, accumulate="gram")
+    spec = ksd.nystrom_spectrum(k, X, m=200)  # 'auto': the 'factor' route
+    assert spec.eigvals.size > 10 and float(spec.truncation) < 1e-10
