@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd import _validate
+from kernel_sd._warn import warn
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matrix
 from kernel_sd.spectra.base import Spectrum, checked, clamped, input_fingerprint
@@ -53,11 +54,26 @@ def _check_memory(n: int, itemsize: int, max_memory_gb: float) -> None:
         )
 
 
+def _warn_if_gathered(X: Array) -> None:
+    """Warn that a global array over several processes gets no split of the work."""
+    if isinstance(X, jax.Array) and not X.is_fully_addressable:
+        n = X.shape[0]
+        gib = n * n * X.dtype.itemsize / 2**30
+        warn(
+            f"X is a global array over {jax.process_count()} processes, but JAX has "
+            f"no distributed eigh: every process builds the {n}x{n} Gram matrix "
+            f"({gib:.2g} GiB each) and computes the same eigendecomposition, with no "
+            "speed-up. For work split over the processes use "
+            "nystrom_spectrum(kernel, X, m=...) or lanczos_spectrum(kernel, X, k=...)."
+        )
+
+
 def exact_spectrum(
     kernel: Kernel, X: Array, *, block_size: int, max_memory_gb: float
 ) -> Spectrum:
     """:func:`spectrum` for validated arguments (the core behind the public checks)."""
     _check_memory(X.shape[0], X.dtype.itemsize, max_memory_gb)
+    _warn_if_gathered(X)
     spec = _eigh_core(kernel_matrix(kernel, X, block_size=block_size))
     return checked(dataclasses.replace(spec, fingerprint=input_fingerprint(X)))
 
