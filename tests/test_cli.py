@@ -175,10 +175,16 @@ def test_bench_gpu_quick_runs_on_the_default_backend(tmp_path, capsys):
 
     dev = jax.devices()[0]
     assert doc["device"] == f"{dev.platform}:{dev.device_kind}"
-    kinds = {(p["path"], p["dtype"]) for p in doc["points"]}
+    check, *points = doc["points"]
+    assert check["path"] == "check" and check["ok"]  # CPU against CPU here
+    kinds = {(p["path"], p["dtype"]) for p in points}
     assert kinds == {("exact", "float64"), ("exact", "float32"), ("nystrom", "float64")}
+    # both uniform-landmark routes ran, and their multipliers agree
+    gram, factor = (p for p in points if p["path"] == "nystrom")
+    assert (gram["accumulate"], factor["accumulate"]) == ("gram", "factor")
+    assert factor["max_rel_dc_vs_other_route"] < 1e-8
     # float32 multipliers track float64 on this well-conditioned problem.
-    for p in doc["points"]:
+    for p in points:
         if p["dtype"] == "float32":
             assert p["max_rel_dc_vs_float64"] < 1e-3
 
