@@ -79,12 +79,21 @@ def inputs(name: str, X) -> Array:
 
 def kernel_inputs(kernel, X, name: str = "X") -> Array:
     """A (kernel, training inputs) pair: a library kernel and ``X`` as by :func:`inputs`."""
+    from kernel_sd._pytree import structure_names_class
     from kernel_sd.kernels import Kernel
 
     if not isinstance(kernel, Kernel):
         raise ValueError(
             f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
             f"got {type(kernel).__name__}."
+        )
+    if not structure_names_class(kernel):
+        raise ValueError(
+            f"`kernel`: the class {type(kernel).__name__} is registered with "
+            "jax.tree_util.register_dataclass, whose tree structure does not include "
+            "the class, so jit may run the compiled program of another kernel with "
+            "the same fields. Register it with "
+            "kernel_sd.dataclass_pytree(data_fields=..., meta_fields=...) instead."
         )
     return inputs(name, X)
 

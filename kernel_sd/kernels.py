@@ -21,6 +21,7 @@ from jax import Array
 
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_map
+from kernel_sd._pytree import dataclass_pytree
 
 __all__ = [
     "Kernel",
@@ -91,7 +92,12 @@ def _dists(X: Array, Z: Array) -> Array:
 
 
 class Kernel:
-    """Base class: subclasses implement ``_eval(X, Z) -> (n, m)``."""
+    """Base class: subclasses implement ``_eval(X, Z) -> (n, m)``.
+
+    A subclass is a frozen dataclass registered with
+    :func:`kernel_sd.dataclass_pytree` (hyper-parameters as ``data_fields``), not
+    ``jax.tree_util.register_dataclass``, whose tree structure omits the class.
+    """
 
     name: ClassVar[str] = "Kernel"
 
@@ -116,13 +122,17 @@ class Kernel:
 
 
 def _pytree(*, data: tuple[str, ...], meta: tuple[str, ...] = ()):
-    """Frozen dataclass + pytree registration with the given leaf/static fields."""
+    """Frozen dataclass + pytree registration with the given leaf/static fields.
+
+    Registered with :func:`kernel_sd._pytree.dataclass_pytree`, whose tree
+    structure includes the class: with ``jax.tree_util.register_dataclass``, jit
+    may run one kernel's compiled program for another kernel class with as many
+    hyper-parameters.
+    """
 
     def wrap(cls):
         cls = dataclasses.dataclass(frozen=True)(cls)
-        return jax.tree_util.register_dataclass(
-            cls, data_fields=list(data), meta_fields=list(meta)
-        )
+        return dataclass_pytree(data_fields=data, meta_fields=meta)(cls)
 
     return wrap
 
@@ -366,12 +376,7 @@ def _symmetrised(G: Array) -> Array:
 
 def check_kernel_inputs(kernel, X) -> Array:
     """Validate a (kernel, training inputs) pair; return ``X`` as a float array."""
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    return _validate.inputs("X", X)
+    return _validate.kernel_inputs(kernel, X)
 
 
 def _check_gram_args(kernel, X, Z, block_size):

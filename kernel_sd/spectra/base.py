@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from kernel_sd._pytree import dataclass_pytree
 from kernel_sd._warn import warn
 
 __all__ = [
@@ -41,8 +41,7 @@ _FLOAT32_MAX_CONDITION = 1e4
 """Condition number past which float32 loses more than ~3 of its 7 digits."""
 
 
-@partial(
-    jax.tree_util.register_dataclass,
+@dataclass_pytree(
     data_fields=[
         "eigvals",
         "eigvecs",
