@@ -64,6 +64,11 @@ the fields by name.
 """
 
 
+def _apply(spec, y, H, W) -> Fit:
+    """The engine on validated arguments; results that overflow are an error, never NaN."""
+    return _validate.finite_results(fit.apply(spec, y, H, W), "the closed-form fit")
+
+
 def _arguments(spec, y, test_features):
     """The public checks every closed form shares: ``spec``, ``y``, ``test_features``."""
     spec = _validate.spectrum("spec", spec)
@@ -99,7 +104,7 @@ def teacher_flow(spec: Spectrum, y: Array, *, t, test_features=None) -> Fit:
     spec, y, W = _arguments(spec, y, test_features)
     t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
     H = gradient_flow(spec.eigvals[None, :], t[:, None])  # [NMBMK23] 1 − e^{−t d}
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) -> Fit:
@@ -117,7 +122,7 @@ def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) 
     lr = _validate.step_size(lr, float(spec.eigvals[0]))
     n = jnp.asarray(_validate.steps("steps", steps), spec.eigvals.dtype)
     H = gradient_descent(spec.eigvals[None, :], lr, n[:, None])  # 1 − (1 − lr d)^N
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def student_flow(
@@ -146,7 +151,7 @@ def student_flow(
     d = spec.eigvals[None, :]
     # [NMBMK23] (1 − e^{−T'd})(α + (1 − α)(1 − e^{−Td}))
     H = student(gradient_flow(d, t[:, None]), gradient_flow(d, T), a)
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def student_descent(
@@ -191,7 +196,7 @@ def student_descent(
     d = spec.eigvals[None, :]
     target = label_mixing(gradient_descent(d, lr, nt), a)
     H = late_switch(d, lr, n, s, target)
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def distill_rounds(
@@ -214,4 +219,4 @@ def distill_rounds(
     spec, y, W = _arguments(spec, y, test_features)
     a = _validate.alpha(alpha)
     t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
-    return fit.apply(spec, y, flow_rounds(spec.eigvals, t, a), W)
+    return _apply(spec, y, flow_rounds(spec.eigvals, t, a), W)

@@ -56,7 +56,21 @@ def _concrete_float(value) -> float | None:
     return None
 
 
+def _check_type(name: str, value, kernel: str) -> None:
+    """Hyper-parameters are real numbers or arrays (tracers and JAX's placeholders pass)."""
+    if value is None or isinstance(value, jax.core.Tracer) or type(value) is object:
+        return  # pytree unflattening rebuilds kernels with such leaves
+    if isinstance(value, (bool, np.bool_, str, bytes)) or (
+        np.asarray(value).dtype.kind not in "iuf"
+    ):
+        raise ValueError(
+            f"{kernel}: `{name}` must be a real number, got {type(value).__name__} "
+            f"{str(value)[:40]!r}; pass e.g. {name}=1.0."
+        )
+
+
 def _check_positive(name: str, value, kernel: str) -> None:
+    _check_type(name, value, kernel)
     v = _concrete_float(value)
     if v is not None and not (math.isfinite(v) and v > 0):
         raise ValueError(
@@ -66,6 +80,7 @@ def _check_positive(name: str, value, kernel: str) -> None:
 
 
 def _check_nonnegative(name: str, value, kernel: str) -> None:
+    _check_type(name, value, kernel)
     v = _concrete_float(value)
     if v is not None and not (math.isfinite(v) and v >= 0):
         raise ValueError(f"{kernel}: `{name}` must be a finite number >= 0, got {v!r}.")
@@ -230,7 +245,9 @@ class Polynomial(Kernel):
     name: ClassVar[str] = "Polynomial"
 
     def __post_init__(self):
-        if not (isinstance(self.degree, (int, np.integer)) and self.degree >= 1):
+        if isinstance(self.degree, bool) or not (
+            isinstance(self.degree, (int, np.integer)) and self.degree >= 1
+        ):
             raise ValueError(
                 f"Polynomial: `degree` must be a positive integer, got {self.degree!r}."
             )
@@ -365,7 +382,7 @@ def gram(
     G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size)
     if same:
         G = _symmetrised(G)
-    return G
+    return _validate.kernel_values(kernel, G)
 
 
 @jax.jit
@@ -442,4 +459,4 @@ def gram_sharded(
     G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size, devices=devices)
     if same:
         G = _symmetrised(G)
-    return G
+    return _validate.kernel_values(kernel, G)
