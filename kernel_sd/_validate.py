@@ -12,6 +12,7 @@ imported when first needed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
@@ -75,6 +76,8 @@ def describe(value) -> str:
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         return f"{type(value).__name__} of shape {tuple(shape)}, dtype {dtype}"
+    if shape is not None:  # e.g. a DataFrame (its repr would print the data)
+        return f"{type(value).__name__} of shape {tuple(shape)}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -132,9 +135,15 @@ def real_array(name: str, value):
             f"`{name}` is {dtype.name} (half precision); pass float32 or float64."
         )
     if dtype.kind not in "biuf":
+        what = (
+            " (text, None or missing values such as pandas.NA)"
+            if dtype.kind == "O"
+            else ""
+        )
         raise ValueError(
-            f"`{name}` must hold numbers, got dtype {dtype} ({describe(value)}); "
-            f"convert it, e.g. np.asarray({name}, dtype=float), after encoding any text."
+            f"`{name}` must hold numbers, got dtype {dtype}{what} ({describe(value)}); "
+            f"convert it, e.g. np.asarray({name}, dtype=float), after encoding any "
+            "text and dropping or imputing missing values."
         )
     return arr
 
@@ -180,18 +189,51 @@ def kernel_inputs(kernel, X, name: str = "X") -> Array:
             "kernel_sd.dataclass_pytree(data_fields=..., meta_fields=...) instead."
         )
     kernel_hyperparameters(kernel)
-    return inputs(name, X)
+    X = inputs(name, X)
+    _probe_kernel(kernel, X)
+    return X
+
+
+def _probe_kernel(kernel, X: Array) -> None:
+    """``kernel(x_0, x_0)`` evaluates to a ``(1, 1)`` array: catches hyper-parameters of
+    the wrong shape (any with several values broadcasts to a larger result), or a
+    kernel that fails on these inputs, before any long work."""
+    kind = type(kernel).__name__
+    P = X[:1]
+    try:
+        shape = tuple(kernel(P, P).shape)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{kind}: evaluating the kernel on a row of `X` failed "
+            f"({str(err)[:150]}); check its hyper-parameters (real scalars) and that "
+            "`X` has the features it expects."
+        ) from None
+    if shape != (1, 1):
+        raise ValueError(
+            f"{kind}: kernel(x, x) has shape {shape}, not (1, 1): its "
+            "hyper-parameters must be scalars. For a batch of kernels jax.vmap over "
+            "them; for per-feature lengthscales rescale the columns of X."
+        )
 
 
 def kernel_hyperparameters(kernel) -> None:
-    """Every hyper-parameter (pytree leaf) of ``kernel``: a finite real scalar.
+    """Every hyper-parameter (pytree leaf) of ``kernel``: finite real numbers.
 
     The kernels check signs and ranges when built; this catches what a built
     kernel can still carry into a computation: text, booleans, complex numbers,
-    None, arrays of several values (vmap over a batch of kernels instead) and
-    NaN/inf. Tracers (a kernel inside a transformation) are not checked.
+    None, lists and NaN/inf (arrays of several values are caught by evaluating
+    the kernel once, in :func:`kernel_inputs`). Tracers (a kernel inside a
+    transformation) are not checked.
     """
     kind = type(kernel).__name__
+    if dataclasses.is_dataclass(kernel):
+        for f in dataclasses.fields(kernel):
+            value = getattr(kernel, f.name)
+            if isinstance(value, (list, tuple, dict)):
+                raise ValueError(
+                    f"{kind}: hyper-parameter `{f.name}` must be a scalar, got a "
+                    f"{type(value).__name__}; pass e.g. {f.name}=1.0."
+                )
     leaves = jax.tree_util.tree_flatten_with_path(kernel, is_leaf=lambda v: v is None)
     for path, value in leaves[0]:
         field = ".".join(
@@ -210,16 +252,10 @@ def kernel_hyperparameters(kernel) -> None:
                 f"{kind}: hyper-parameter `{field}` must be a real number, got "
                 f"{describe(value)} ({type(value).__name__}); pass e.g. {field}=1.0."
             )
-        arr = np.asarray(value)
-        if arr.ndim != 0:
+        if not np.isfinite(np.asarray(value)).all():
             raise ValueError(
-                f"{kind}: hyper-parameter `{field}` must be a scalar, got shape "
-                f"{arr.shape}; for a batch of kernels jax.vmap over them, and for "
-                "per-feature lengthscales rescale the columns of X."
-            )
-        if not np.isfinite(arr):
-            raise ValueError(
-                f"{kind}: hyper-parameter `{field}` must be finite, got {arr!r}."
+                f"{kind}: hyper-parameter `{field}` must be finite, got "
+                f"{describe(value)}."
             )
 
 
@@ -694,7 +730,7 @@ def kernel_values(kernel, K: Array) -> Array:
         raise ValueError(
             f"k(X, Z) has NaN/inf entries: {type(kernel).__name__} overflows or "
             "divides 0/0 for these inputs and hyper-parameters (e.g. a lengthscale "
-            "near 0, polynomial or linear kernels on inputs of size 1e30 or more). "
+            "near 0, or polynomial and linear kernel values beyond the float range). "
             "Rescale `X` (e.g. standardise its columns) or choose hyper-parameters "
             "of the data's scale."
         )

@@ -93,8 +93,10 @@ def test_hyperparameters_are_checked_before_use(data):
     X, _, _ = data
     with pytest.raises(ValueError, match="`lengthscale` must be a real number"):
         ksd.spectrum(kernels.RBF(lengthscale=None), X)
-    with pytest.raises(ValueError, match="`lengthscale` must be a scalar"):
+    with pytest.raises(ValueError, match="RBF: .*hyper-parameters"):
         ksd.spectrum(kernels.RBF(lengthscale=np.array([0.5, 1.0])), X)
+    with pytest.raises(ValueError, match="`lengthscale` must be a scalar, got a list"):
+        ksd.spectrum(kernels.RBF(lengthscale=[0.5]), X)
     # Negative control: numpy and 0-d array scalars are fine.
     a = ksd.spectrum(kernels.RBF(lengthscale=np.float32(0.5)), X)
     b = ksd.spectrum(kernels.RBF(lengthscale=jnp.asarray(0.5)), X)
@@ -224,6 +226,9 @@ def test_huge_rounds_are_refused_with_the_size(data):
         ksd.self_distill_sweep(RBF, X, y, eps=[0.1, 0.2], rounds=10**9)
     with pytest.raises(ValueError, match=r"`steps`=.* GiB"):
         ksd.dynamics.simulate_regression(np.eye(N) / N, y, lr=1.0, steps=10**9)
+    spec = ksd.spectrum(RBF, X)
+    with pytest.raises(ValueError, match=r"`t`=.* GiB"):  # 2e9 numbers per column
+        ksd.dynamics.teacher_flow(spec, np.zeros((N, 10**4)), t=np.zeros(10**4))
 
 
 def test_memory_guard_counts_the_measured_peak_and_test_points():

@@ -298,8 +298,8 @@ def _kernel_hint(kernel) -> str:
     name = type(kernel).__name__
     return (
         f"{name} overflows or divides 0/0 for these inputs and hyper-parameters "
-        "(e.g. a lengthscale near 0 or beyond 1e150, polynomial or linear kernels "
-        "on inputs of size 1e30 or more). Rescale `X` (e.g. standardise its "
+        "(e.g. a lengthscale near 0, or polynomial and linear kernel values beyond "
+        "the float range on large inputs). Rescale `X` (e.g. standardise its "
         "columns) or choose hyper-parameters of the data's scale."
     )
 
