@@ -10,7 +10,10 @@ path). ``φ`` increases from the null-space energy ``φ(0+)`` to ``‖y‖²``, 
 
 - ``‖y‖² <= Kε`` (to a relative 16 ulps): the fit is ``f = 0`` (*collapse*,
   ``c = +inf``);
-- ``φ(0+) >= Kε``: no ``c > 0`` satisfies the constraint (*infeasible*);
+- the energy on the numerical null space (eigenvalues at or below the noise
+  floor ``K · eps · d_max``) ``>= Kε``: no multiplier above the round-off of
+  ``G`` satisfies the constraint (*infeasible*; ``φ(0+)``, the energy on exact
+  zeros, is at most that energy);
 - otherwise a unique root exists.
 
 The root finder is safeguarded Newton in ``u = log c`` inside a guaranteed
@@ -238,8 +241,9 @@ def raise_for_status(
         )
         raise ValueError(
             f"`eps`={eps:g} is infeasible: the targets' energy on the numerical null "
-            f"space of G alone gives (1/K)·residual = {floor_eps:.6g} >= eps, so no "
-            f"c > 0 satisfies the constraint. Use eps > {floor_eps:.6g}, "
+            "space of G (eigenvalues at or below the noise floor) alone gives "
+            f"(1/K)·residual = {floor_eps:.6g} >= eps, so no multiplier c above the "
+            f"round-off of G satisfies the constraint. Use eps > {floor_eps:.6g}, "
             + _rank_advice(kernel)
             + "."
             + more
