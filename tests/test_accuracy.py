@@ -36,8 +36,9 @@ def test_sub_floor_eigenvalues_are_kept_in_the_filters(rng):
     y = V @ z
     c_star = 1e3 * floor  # ε placed so that c_0 = 1000·floor, exactly
     keps = float(np.sum((c_star / (c_star + d)) ** 2 * z**2))
-    with pytest.warns(UserWarning, match="first-order bound"):  # c_0 near the floor
+    with pytest.warns(UserWarning, match="first-order bound") as record:  # near floor
         tr = ksd.distill_from_spectrum(spec, y, eps=keps / K, rounds=1)
+    assert all(w.filename == __file__ for w in record)  # the caller's line
     np.testing.assert_allclose(float(tr.c[0]), c_star, rtol=1e-9)
     f_ref = V @ (d / (c_star + d) * z)
     np.testing.assert_allclose(tr.train_pred[0], f_ref, rtol=0, atol=1e-12)
