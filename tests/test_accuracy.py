@@ -89,16 +89,3 @@ def test_error_bound_holds_for_a_perturbation_of_g(rng):
     assert np.all(df / resid <= rho), (df / resid, rho)
     # Negative control: the perturbation is visible, far above round-off.
     assert np.max(np.abs(c_p - c) / c) > 1e-3 * rho[0]
-
-
-def test_float32_uses_its_own_threshold(rng):
-    """float32 round-off is 1e-7: a bound of 1e-5 is round-off there, not a warning."""
-    d, V = np.geomspace(1.0, 0.1, 8) / 8, np.linalg.qr(rng.standard_normal((8, 8)))[0]
-    spec = ksd.spectrum_from_eigen(d.astype(np.float32), V.astype(np.float32))
-    y = (V @ rng.standard_normal(8)).astype(np.float32)
-    tr = ksd.distill_from_spectrum(spec, y, eps=0.1 * float(y @ y) / 8, rounds=3)
-    eta = np.sqrt(8) * np.finfo(np.float32).eps * float(d[0])
-    rho = error_bound(
-        tr.c, d, np.asarray(tr.z0)[:, None], 0.0, tr.shrinkage, eta, constrained=True
-    )
-    assert 1e-6 < rho[-1] < 1e-3  # above the float64 threshold, below float32's
