@@ -39,6 +39,7 @@ from kernel_sd import _validate
 from kernel_sd._warn import warn
 from kernel_sd.kernels import Kernel
 from kernel_sd.spectra._products import kernel_diagonal
+from kernel_sd.spectra.base import check_kernel_values
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
 
 __all__ = [
@@ -343,6 +344,8 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         # Residual among the candidates: H = K_ss − F_s F_sᵀ.
         Xs = Xp[cand]
         H = np.array(_kernel_block(kernel, Xs, Xs), dtype=np.float64)
+        check_kernel_values(kernel, np.isfinite(H).all(), 1.0,
+                            "The kernel values k(x_i, x_j) of the landmark pool", dtype)  # fmt: skip
         H -= F[cand, :j] @ F[cand, :j].T
         H = 0.5 * (H + H.T)
         accepted, R_T = _accept(H, d[cand], rng.random(b), tiny, m - j)
@@ -354,6 +357,8 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         t = T.size
         T_pad = np.concatenate([T, np.full(b - t, T[0])])  # one compiled shape
         G = np.array(_kernel_block(kernel, Xd, Xp[T_pad]), dtype=np.float64)[:, :t]
+        check_kernel_values(kernel, np.isfinite(G).all(), 1.0,
+                            "The kernel values k(x_i, x_j) of the landmark pool", dtype)  # fmt: skip
         if j:
             G -= F[:, :j] @ F[T, :j].T
         F_new = sla.solve_triangular(R_T, G.T, lower=True, check_finite=False).T

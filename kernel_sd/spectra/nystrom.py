@@ -28,7 +28,14 @@ from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_sum
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matmul, kernel_trace
-from kernel_sd.spectra.base import Spectrum, checked, input_fingerprint, noise_floor
+from kernel_sd.spectra.base import (
+    Spectrum,
+    check_kernel_values,
+    checked,
+    input_fingerprint,
+    kernel_fingerprint,
+    noise_floor,
+)
 from kernel_sd.spectra.eigvecs import KernelEigvecs
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
 from kernel_sd.spectra.landmarks import (
@@ -220,6 +227,11 @@ def nystrom_spectrum(
     devices = as_devices(devices)
     pool = _pool_size(X, m, pool, landmarks, max_memory_gb)
     block = min(block_size, n)
+    # O(n) before any pass over the kernel matrix: Σ k(x_i, x_i) is finite and significant.
+    trace = kernel_trace(kernel, X)
+    check_kernel_values(
+        kernel, jnp.isfinite(trace), n * trace, "The kernel values k(x_i, x_i)", X.dtype
+    )
     chosen = _select(kernel, X, m, landmarks, seed, pool, truncation)
     Z, m = chosen.points, chosen.points.shape[0]
     L, S, U, rho = _factorise(kernel, X, Z, block, accumulate, devices, chosen.chol)
@@ -235,8 +247,9 @@ def nystrom_spectrum(
             complete=False,
             landmarks=Z,
             landmark_map=P,
-            kernel_trace=kernel_trace(kernel, X),
+            kernel_trace=trace,
             fingerprint=input_fingerprint(X),
+            kernel_values=kernel_fingerprint(kernel, X),
         )
     )
 
@@ -260,13 +273,13 @@ def _factorise(kernel, X, Z, block, accumulate, devices, chol=None):
     eps = float(jnp.finfo(X.dtype).eps)
     m = Z.shape[0]
     if chol is None:
-        L, inv_min, lam_max = _landmark_factor(kernel, Z)
+        L, inv_min, lam_max = _eigh_factor(kernel, Z, X.dtype)
     else:
         L, inv_min, lam_max = _factor_from_cholesky(chol)
         if accumulate == "gram" and float(lam_max * inv_min) * m * eps >= 1.0:
             # The exact inverse reaches past K_mm's numerical range; the
             # 'gram' route only resolves that range (its ρ would drown C).
-            L, inv_min, lam_max = _landmark_factor(kernel, Z)
+            L, inv_min, lam_max = _eigh_factor(kernel, Z, X.dtype)
     route = accumulate
     if accumulate == "auto":
         cond = float(lam_max * inv_min)
@@ -309,26 +322,37 @@ def _accumulate(kernel, X, Z, L, inv_min, block, route, devices):
     S, U = _small_eigh(C)
     if not np.isfinite(np.asarray(S)).all():
         raise ValueError(
-            "The Nyström factorisation produced NaN/inf; the kernel matrix has "
-            "non-finite entries (check the kernel's hyper-parameters and inputs)."
+            "The Nyström factorisation produced NaN/inf: the kernel values k(X, Z) "
+            "have NaN/inf entries, or their products overflow. Rescale `X` (e.g. "
+            "standardise its columns) or choose hyper-parameters of the data's "
+            "scale; accumulate='factor' avoids squaring the kernel values."
         )
     if route == "gram":
         rho = jnp.maximum(rho / jnp.maximum(S[0], jnp.finfo(S.dtype).tiny), 1.0)
     return S, U, rho
 
 
+def _eigh_factor(kernel: Kernel, Z: Array, dtype) -> tuple[Array, Array, Array]:
+    """:func:`_landmark_factor` after checking that ``K_mm`` is finite."""
+    L, inv_min, lam_max, finite = _landmark_factor(kernel, Z)
+    check_kernel_values(kernel, finite, 1.0, "The landmark matrix k(Z, Z)", dtype)
+    return L, inv_min, lam_max
+
+
 @jax.jit
-def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array, Array]:
+def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array, Array, Array]:
     """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm = k(Z, Z)`` (``K_mm^+ = L Lᵀ``),
-    ``‖L‖² = 1/λ_min`` over that range and ``λ_max``."""
+    ``‖L‖² = 1/λ_min`` over that range, ``λ_max`` and whether ``K_mm`` is finite."""
     Kmm = kernel(Z, Z)
+    finite = jnp.all(jnp.isfinite(Kmm))
+    Kmm = jnp.where(finite, Kmm, 0.0)  # keep eigh away from NaN; the caller raises
     m = Kmm.shape[0]
     lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
     # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
     # m · eps · λ_max are numerically zero and left out of the pseudo-inverse.
     keep = lam > noise_floor(m, lam[-1])
     inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, lam, 1.0)), 0.0)
-    return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2, lam[-1]
+    return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2, lam[-1], finite
 
 
 def _factor_from_cholesky(R: Array) -> tuple[Array, Array, Array]:
