@@ -10,8 +10,10 @@
 4. the eigenvectors ``V = k(X, Z) M``, stored or implicit (:func:`_eigenvectors`),
    and the feature map ``P`` of new points.
 
-No ``n × n`` matrix is formed; every pass over ``X`` runs on the row-block
-engine of ``kernel_sd._blocks`` (sharded over devices).
+No ``n × n`` matrix is formed. The ``m × m`` sum of step 2 runs on the host
+BLAS (symmetric rank-``b`` updates) when each process has one CPU device, else
+on the row-block engine of ``kernel_sd._blocks`` (sharded over devices), like
+every other pass over ``X``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg as sla
 from jax import Array
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_sum
@@ -156,8 +159,12 @@ def nystrom_spectrum(
 
     Devices: the row blocks are split over ``devices`` (default: all of
     ``jax.devices()``) with ``shard_map``, and each device's ``m × m`` sum is
-    added with a ``psum``; one device runs the same blocks in a ``lax.scan``.
-    The results agree with the single-device path to round-off.
+    added with a ``psum``. With one CPU device per process (one process, or
+    a global ``X`` split by rows over processes with ``jax.distributed``) the
+    ``m × m`` sum runs on the host instead: each kernel tile is one compiled
+    program and BLAS ``syrk`` adds its products (2–3x XLA-CPU's float64 rate),
+    each process over its own rows, then one all-reduce. The results agree
+    with the single-device path to round-off.
 
     Error estimate: ``spec.truncation = δ(m) = tr(G − G̃)/tr G`` (``tr G`` is
     ``kernel_trace``). With pivoted landmarks the trace errors (``c_t``,
@@ -302,9 +309,17 @@ def _floor_drops(S: Array, rho: Array, n: int) -> bool:
 
 
 def _accumulate(kernel, X, Z, L, inv_min, block, route, devices):
-    """``C = Lᵀ K_mn K_nm L / K`` over row blocks of ``X``: its eigenpairs and ``ρ``."""
+    """``C = Lᵀ K_mn K_nm L / K`` over row blocks of ``X``: its eigenpairs and ``ρ``.
+
+    On CPU with one device per process the sum runs on the host
+    (:func:`_host_accumulate`); otherwise on the row-block engine (sharded
+    over ``devices``), the same sum up to the order of the additions.
+    """
     n = X.shape[0]
-    if route == "factor":
+    rows = _host_rows(X, devices)
+    if rows is not None:
+        C, rho = _host_accumulate(kernel, rows, Z, L, inv_min, block, route, n)
+    elif route == "factor":
         parts = row_sum(
             _factor_term, (X,), (kernel, Z, L), block_size=block, devices=devices
         )
@@ -319,7 +334,7 @@ def _accumulate(kernel, X, Z, L, inv_min, block, route, devices):
         # Round-off in A (relative ~eps) reaches C through ‖L‖² = 1/λ_min(K_mm):
         # relative to ‖C‖ it is amplified by ρ = ‖A‖‖L‖²/‖C‖ (<= cond(K_mm)).
         rho = _top_eigval(A) * inv_min
-    S, U = _small_eigh(C)
+    S, U = _small_eigh(jnp.asarray(C))
     if not np.isfinite(np.asarray(S)).all():
         raise ValueError(
             "The Nyström factorisation produced NaN/inf: the kernel values k(X, Z) "
@@ -330,6 +345,106 @@ def _accumulate(kernel, X, Z, L, inv_min, block, route, devices):
     if route == "gram":
         rho = jnp.maximum(rho / jnp.maximum(S[0], jnp.finfo(S.dtype).tiny), 1.0)
     return S, U, rho
+
+
+def _host_rows(X: Array, devices: tuple) -> np.ndarray | None:
+    """This process's rows of ``X`` when the host route applies, else None.
+
+    It applies on CPU with one device per process: ``X`` on the one device the
+    sweep uses, or a global array split by rows over processes of one CPU
+    device each (each process then sums its own rows). Several local devices
+    keep the sharded row-block engine.
+    """
+    shards = X.addressable_shards
+    if len(shards) != 1 or shards[0].device.platform != "cpu":
+        return None
+    if X.is_fully_addressable:
+        return np.asarray(shards[0].data) if len(devices) == 1 else None
+    split_rows = shards[0].index[1:] == (slice(None),) * (X.ndim - 1)
+    if (
+        X.is_fully_replicated
+        or not split_rows
+        or jax.local_device_count() != 1
+        or len(devices) != jax.device_count()
+    ):
+        return None
+    return np.asarray(shards[0].data)
+
+
+@jax.jit
+def _kernel_tile(kernel, A: Array, B: Array) -> Array:
+    return kernel(A, B)
+
+
+def _host_accumulate(kernel, rows, Z, L, inv_min, block, route, n):
+    """``C`` (and ``ρ``) from ``Σ_b W_bᵀ W_b`` summed on the host by BLAS ``syrk``.
+
+    ``W_b = k(X_b, Z)`` (``"gram"``, then ``C = Lᵀ A L``) or ``k(X_b, Z) L``
+    (``"factor"``, ``C = A``). Each kernel tile is one compiled program; the
+    next tile is dispatched before the symmetric rank-``b`` update of the
+    current one, so XLA evaluates kernel entries while the BLAS adds products
+    into the upper triangle of ``A``, in place: half the flops of a general
+    product, at the BLAS's speed (measured at b = 1024, m = 4000 on one core:
+    81–86 useful GFLOP/s for ``dsyrk`` against 27–32 for XLA's float64 dot in
+    the row-block engine). Each process sums its own rows, then one all-reduce.
+    """
+    Z_h = np.asarray(Z)
+    L_h = None if route == "gram" else np.asarray(L)
+    dtype = rows.dtype
+    w = Z_h.shape[0] if L_h is None else L_h.shape[1]
+    A = np.zeros((w, w), dtype=dtype, order="F")
+    syrk = sla.get_blas_funcs("syrk", (A,))
+    local = rows.shape[0]
+    block = min(block, local)
+    starts = range(0, local, block)
+
+    def launch(i):
+        tile = rows[i : i + block]
+        if tile.shape[0] < block:  # one compiled shape: pad, drop below
+            tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
+        return _kernel_tile(kernel, tile, Z_h)
+
+    pending = launch(0)
+    for i in starts:
+        current = pending
+        if i + block < local:
+            pending = launch(i + block)  # dispatched: runs during the update below
+        K = np.asarray(current)[: min(block, local - i)]
+        W = K if L_h is None else K @ L_h
+        # W is C-ordered (b, w): W.T is an F-ordered (w, b) view, and
+        # syrk(trans=0) adds W.T @ W to the upper triangle of A.
+        A = syrk(1.0, W.T, beta=1.0, c=A, trans=0, lower=0, overwrite_c=1)
+    upper = np.triu_indices(w, 1)
+    A[upper[::-1]] = A[upper]
+    A = _sum_over_processes(A) / n
+    if route == "factor":
+        return A, jnp.ones((), dtype)
+    L_h = np.asarray(L)
+    C = L_h.T @ A @ L_h
+    # As on the engine route: ρ = ‖A‖ ‖L‖² (divided by ‖C‖ by the caller).
+    return C, jnp.asarray(_top_eig_host(A) * float(inv_min), dtype)
+
+
+def _top_eig_host(A: np.ndarray, steps: int = 20, width: int = 8) -> float:
+    """``λ_max`` of a PSD matrix by block power iteration (a lower bound)."""
+    W = np.random.default_rng(0).standard_normal((A.shape[0], width)).astype(A.dtype)
+    for _ in range(steps):
+        W, _ = np.linalg.qr(A @ W)
+    return float(np.max(np.sum(W * (A @ W), axis=0)))
+
+
+def _sum_over_processes(A: np.ndarray) -> np.ndarray:
+    """``Σ`` over processes of each process's ``A`` (one all-reduce; identity for one)."""
+    if jax.process_count() == 1:
+        return A
+    mesh = Mesh(np.asarray(jax.devices()), ("processes",))
+    stacked = jax.make_array_from_process_local_data(
+        NamedSharding(mesh, PartitionSpec("processes")),
+        A[None],
+        (jax.device_count(),) + A.shape,
+    )
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return np.asarray(jax.jit(lambda a: a.sum(0), out_shardings=replicated)(stacked))
 
 
 def _eigh_factor(kernel: Kernel, Z: Array, dtype) -> tuple[Array, Array, Array]:
