@@ -334,8 +334,13 @@ def _accumulate(kernel, X, Z, L, inv_min, block, route, devices):
         # Round-off in A (relative ~eps) reaches C through ‖L‖² = 1/λ_min(K_mm):
         # relative to ‖C‖ it is amplified by ρ = ‖A‖‖L‖²/‖C‖ (<= cond(K_mm)).
         rho = _top_eigval(A) * inv_min
-    S, U = _small_eigh(jnp.asarray(C))
-    if not np.isfinite(np.asarray(S)).all():
+    if rows is None:
+        S, U = _small_eigh(C)
+        finite = np.isfinite(np.asarray(S)).all()
+    else:  # LAPACK is not handed NaN: checked first
+        finite = np.isfinite(C).all()
+        S, U = _host_eigh(C) if finite else (None, None)
+    if not finite:
         raise ValueError(
             "The Nyström factorisation produced NaN/inf: the kernel values k(X, Z) "
             "have NaN/inf entries, or their products overflow. Rescale `X` (e.g. "
@@ -572,6 +577,16 @@ def _top_eigval(A: Array, iterations: int = 50) -> Array:
 
     v = jax.lax.fori_loop(0, iterations, step, v)
     return v @ (A @ v)
+
+
+def _host_eigh(C: np.ndarray) -> tuple[Array, Array]:
+    """:func:`_small_eigh` by LAPACK ``syevd`` on the host (the host route's ``C``).
+
+    Measured at m = 4000 on this 2-core CPU: 15.8 CPU-s against 23.5 for
+    ``jnp.linalg.eigh``.
+    """
+    S, U = sla.eigh(0.5 * (C + C.T), driver="evd", check_finite=False)
+    return jnp.asarray(S[::-1]), jnp.asarray(U[:, ::-1])
 
 
 @jax.jit
