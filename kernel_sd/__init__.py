@@ -42,8 +42,9 @@ from kernel_sd.spectra import spectrum_from_gram as spectrum_from_gram
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("plotting",)
-"""Sub-modules imported on first attribute access (plotting needs matplotlib)."""
+_LAZY_MODULES = ("nets", "plotting")
+"""Sub-modules imported on first attribute access (plotting needs matplotlib;
+nets is only needed for the network experiments)."""
 
 
 def __getattr__(name: str):
@@ -72,6 +73,7 @@ __all__ = [
     "kernels",
     "lanczos_spectrum",
     "multiplier",
+    "nets",
     "nystrom_spectrum",
     "plotting",
     "selection",

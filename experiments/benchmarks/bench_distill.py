@@ -13,15 +13,14 @@ as many as fill 2 s, whichever is more; the compile time of the first call is
 reported separately.
 
 Usage:
-    python experiments/benchmarks/bench_distill.py            # full table
-    python experiments/benchmarks/bench_distill.py --quick    # n = 300, seconds
+    kernel-sd bench distill            # full table (or: python -m experiments.benchmarks)
+    kernel-sd bench distill --quick    # n = 300, seconds
 
 Machine of the recorded table: see experiments/benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -29,23 +28,25 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+import scipy.optimize
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.linalg  # noqa: E402
-import scipy.optimize  # noqa: E402
-
-import kernel_sd as ksd  # noqa: E402
-from kernel_sd import results  # noqa: E402
+import kernel_sd as ksd
+from experiments.benchmarks import Option, benchmark
+from kernel_sd import results
 
 ROUNDS = 10  # T
 P = 3  # input dimension
 NOISE = 0.3  # label noise std
 EPS = 0.01  # constraint level: all T = 10 rounds stay active (no collapse) at these n
-KERNEL = ksd.kernels.Matern(nu=1.5, lengthscale=0.5)
+NU, LENGTHSCALE = 1.5, 0.5  # Matérn kernel
 N_SWEEP = 64  # ε values in (c)
+
+
+def kernel():
+    return ksd.kernels.Matern(nu=NU, lengthscale=LENGTHSCALE)
 
 
 def problem(n: int, seed: int = 0):
@@ -103,16 +104,24 @@ def refit_baseline(G: np.ndarray, y: np.ndarray, eps: float, rounds: int):
     return np.array(cs), yt
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="n = 300 only, 1 repeat")
-    parser.add_argument(
-        "--skip-baseline", action="store_true", help="skip (b), the slow refits"
-    )
-    parser.add_argument("--out", default=None, help="write bench_distill.json here")
-    args = parser.parse_args(argv)
+@benchmark(
+    "distill",
+    help="full traces against Gram + eigh, per-round Cholesky refits and 64-value "
+    "eps sweeps (bench_distill.py)",
+    options=[
+        Option("--sizes", [1000, 2000, 4000], {"type": int, "nargs": "+",
+               "help": "n values"}),
+        Option("--repeats", 3, {"type": int, "help": "warm runs at least"}),
+        Option("--skip-baseline", False, {"action": "store_true",
+               "help": "skip (b), the slow refits"}),
+    ],
+)  # fmt: skip
+def run(args) -> int:
+    if args.quick and {"sizes", "repeats"} & args.given:
+        raise ValueError(
+            "--quick runs n = 300 once; give --quick or --sizes/--repeats."
+        )
+    kern = kernel()
     sizes = [300] if args.quick else args.sizes
     repeats = 1 if args.quick else args.repeats
     min_seconds = 0.0 if args.quick else MIN_SECONDS
@@ -123,7 +132,7 @@ def main(argv=None) -> int:
         f"python {platform.python_version()}"
     )
     print(
-        f"# kernel {type(KERNEL).__name__}(nu={KERNEL.nu}, lengthscale={KERNEL.lengthscale}), "
+        f"# kernel {type(kern).__name__}(nu={kern.nu}, lengthscale={kern.lengthscale}), "
         f"p = {P}, T = {ROUNDS}, eps = {EPS}, float64, "
         f"warm median of >= {repeats} runs filling >= {min_seconds:g} s"
     )
@@ -139,28 +148,28 @@ def main(argv=None) -> int:
         X, y = problem(n)
 
         def gram_eigh(X=X):
-            G = ksd.gram(KERNEL, X) / X.shape[0]
+            G = ksd.gram(kern, X) / X.shape[0]
             return jnp.linalg.eigh(G)
 
         def trace(X=X, y=y):
-            return ksd.self_distill(KERNEL, X, y, eps=EPS, rounds=ROUNDS).train_pred
+            return ksd.self_distill(kern, X, y, eps=EPS, rounds=ROUNDS).train_pred
 
         eps_grid = np.geomspace(EPS, 0.5 * float(y @ y) / n, N_SWEEP)
 
         def sweep(X=X, y=y, eps_grid=eps_grid):
             return ksd.self_distill_sweep(
-                KERNEL, X, y, eps=eps_grid, rounds=ROUNDS
+                kern, X, y, eps=eps_grid, rounds=ROUNDS
             ).train_pred
 
         _, t_base = timed(gram_eigh, repeats, min_seconds)
         first, t_trace = timed(trace, repeats, min_seconds)
         _, t_sweep = timed(sweep, repeats, min_seconds)
-        tr = ksd.self_distill(KERNEL, X, y, eps=EPS, rounds=ROUNDS)
+        tr = ksd.self_distill(kern, X, y, eps=EPS, rounds=ROUNDS)
         active = tr.collapse_round if tr.collapse_round >= 0 else ROUNDS
         if args.skip_baseline:
             t_refit, speedup, dc = float("nan"), float("nan"), float("nan")
         else:
-            G = np.asarray(ksd.gram(KERNEL, X)) / n
+            G = np.asarray(ksd.gram(kern, X)) / n
             t0 = time.perf_counter()
             c_ref, _ = refit_baseline(G, np.asarray(y), EPS, ROUNDS)
             t_refit = time.perf_counter() - t0
@@ -189,7 +198,3 @@ def main(argv=None) -> int:
                              numbers={"rows": rows, **meta})  # fmt: skip
         print(f"wrote: {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
