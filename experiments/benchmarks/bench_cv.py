@@ -19,16 +19,17 @@ GridSearchCV (minutes per run) is timed in the first ``--baseline-repeats``
 repeats only, and its ratio uses the kernel-sd run of the same repeat.
 
 Usage:
-    python experiments/benchmarks/bench_cv.py                 # the table above
-    python experiments/benchmarks/bench_cv.py --quick         # n = 200, seconds
-    python experiments/benchmarks/bench_cv.py --n 1000 --out figures
+    kernel-sd bench cv --out figures        # the table above
+    kernel-sd bench cv --quick              # n = 200, E = 4, T = 3, F = 3, seconds
+    kernel-sd bench cv --n 1000 --skip-baseline
+
+scikit-learn is needed (the estimators and GridSearchCV); himalaya is optional.
 
 Machine of the recorded table: see experiments/benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -36,17 +37,10 @@ import sys
 import time
 
 import jax
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
-
-from kernel_sd import results  # noqa: E402
-from kernel_sd.sklearn import (  # noqa: E402
-    SelfDistillationRegressor,
-    SelfDistillationRegressorCV,
-)
+from experiments.benchmarks import Option, benchmark
+from kernel_sd import results
 
 P = 5  # input dimension
 NOISE = 0.5  # label noise std (signal variance ~0.5)
@@ -73,21 +67,34 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--grid", type=int, default=16, help="E, grid values")
-    parser.add_argument("--rounds", type=int, default=8, help="T")
-    parser.add_argument("--folds", type=int, default=5, help="F")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--baseline-repeats", type=int, default=1,
-                        help="repeats that also time GridSearchCV (slow)")  # fmt: skip
-    parser.add_argument("--skip-gridsearch", action="store_true")
-    parser.add_argument("--quick", action="store_true",
-                        help="n = 200, E = 4, T = 3, F = 3, one repeat")  # fmt: skip
-    parser.add_argument("--out", default=None, help="write bench_cv.json here")
-    args = parser.parse_args(argv)
+@benchmark(
+    "cv",
+    help="cross-validation of an (eps, round) grid from one factorisation per fold, "
+    "against GridSearchCV and himalaya's KernelRidgeCV (bench_cv.py)",
+    options=[
+        Option("--n", 2000, {"type": int, "help": "training points"}),
+        Option("--grid", 16, {"type": int, "help": "grid values E"}),
+        Option("--rounds", 8, {"type": int, "help": "rounds T"}),
+        Option("--folds", 5, {"type": int, "help": "folds F"}),
+        Option("--repeats", 3, {"type": int, "help": "warm runs at least"}),
+        Option("--baseline-repeats", 1, {"type": int,
+               "help": "repeats that also time the slow baseline"}),
+        Option("--skip-baseline", False, {"action": "store_true",
+               "help": "skip (b), the slow refits"}),
+    ],
+)  # fmt: skip
+def run(args) -> int:
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from kernel_sd.sklearn import SelfDistillationRegressor, SelfDistillationRegressorCV
+
     if args.quick:
+        sizes = {"n", "grid", "rounds", "folds", "repeats"}
+        if sizes & args.given:
+            raise ValueError(
+                "--quick runs n = 200, E = 4, T = 3, F = 3 once; give --quick or "
+                "the sizes."
+            )
         args.n, args.grid, args.rounds, args.folds, args.repeats = 200, 4, 3, 3, 1
     n, E, T, F = args.n, args.grid, args.rounds, args.folds
     try:
@@ -139,7 +146,7 @@ def main(argv=None) -> int:
     )
     compile_a = timed(ksd_cv)  # first calls: compilation included
     compile_d = timed(ksd_ridge)
-    if not args.skip_gridsearch:  # one compiling fit per round count at the fold size
+    if not args.skip_baseline:  # one compiling fit per round count at the fold size
         for t in range(1, T + 1):
             SelfDistillationRegressor(
                 lengthscale=LENGTHSCALE, eps=float(eps_grid[-1]), rounds=t
@@ -147,7 +154,7 @@ def main(argv=None) -> int:
     runs = []
     for r in range(args.repeats):
         row = {"a_s": timed(ksd_cv)}
-        if not args.skip_gridsearch and r < args.baseline_repeats:
+        if not args.skip_baseline and r < args.baseline_repeats:
             row["b_s"] = timed(gridsearch)
             row["b_over_a"] = row["b_s"] / row["a_s"]
         row["d_s"] = timed(ksd_ridge)
@@ -196,7 +203,7 @@ def main(argv=None) -> int:
     if args.out:
         params = {"n": n, "p": P, "grid": E, "rounds": T, "folds": F,
                   "repeats": args.repeats, "baseline_repeats": args.baseline_repeats,
-                  "skip_gridsearch": args.skip_gridsearch, "noise": NOISE,
+                  "skip_baseline": args.skip_baseline, "noise": NOISE,
                   "lengthscale": LENGTHSCALE}  # fmt: skip
         meta = {
             "machine": f"{platform.processor() or platform.machine()}, "
@@ -210,7 +217,3 @@ def main(argv=None) -> int:
         )  # fmt: skip
         print(f"wrote: {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

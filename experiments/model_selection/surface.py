@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import kernel_sd as ksd
-from experiments.model_selection import Config, Result
+from experiments._runner import Config, Result
+from experiments.model_selection import EXPERIMENT
 from kernel_sd import selection
 
 NAME = "model_selection_surface"
@@ -51,6 +52,7 @@ def _best(err: np.ndarray, mse: np.ndarray) -> tuple[int, int]:
     return int(e), int(t)
 
 
+@EXPERIMENT.compute(NAME)
 def surface(cfg: Config, seed: int) -> Result:
     """CV and test error of every (ε, round) on digits (noisy labels) and diabetes."""
     numbers, arrays = {}, {}
@@ -87,6 +89,7 @@ def surface(cfg: Config, seed: int) -> Result:
     return Result(numbers, arrays)
 
 
+@EXPERIMENT.plot(NAME)
 def plot_surface(res: Result, cfg: Config):
     """Heat maps of the CV error over (ε, round), and error vs round at the two ε."""
     from kernel_sd.plotting import OKABE_ITO, new_figure, style
