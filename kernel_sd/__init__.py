@@ -19,6 +19,7 @@ from kernel_sd import filters as filters
 from kernel_sd import fit as fit
 from kernel_sd import kernels as kernels
 from kernel_sd import lanczos as lanczos  # former module path of lanczos_spectrum
+from kernel_sd import selection as selection
 from kernel_sd import spectra as spectra
 from kernel_sd import spectral as spectral  # former module path of the spectra
 from kernel_sd import theory as theory
@@ -79,6 +80,7 @@ __all__ = [
     "nystrom_spectrum",
     "plotting",
     "select_landmarks",
+    "selection",
     "self_distill",
     "self_distill_sweep",
     "spectra",

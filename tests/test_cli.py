@@ -9,7 +9,6 @@ import pytest
 from kernel_sd import cli
 
 
-@pytest.mark.filterwarnings("ignore:The smallest multiplier:UserWarning")  # eps=0.05
 def test_distill_prints_table_and_writes_figure(tmp_path, capsys):
     code = cli.main(["distill", "--rounds", "8", "--out", str(tmp_path)])
     out = capsys.readouterr().out

@@ -71,7 +71,7 @@ def test_jit_never_runs_the_program_of_another_class():
     classes = []
     for i in range(64):
 
-        @kernels._pytree(data=("scale",))  # the library's kernel registration
+        @kernels.base._pytree(data=("scale",))  # the library's kernel registration
         class Scaled(kernels.Kernel):
             scale: float = 1.0
             factor: ClassVar[float] = float(i + 1)
