@@ -428,10 +428,10 @@ def test_auto_accumulation_follows_the_condition_of_K_mm(monkeypatch):
 
     monkeypatch.setattr(nystrom, "_accumulate", recording)
     rng = np.random.default_rng(3)
-    n, m = 150, 40
+    n, m = N, 40  # the module's shapes: programs compiled once
     X = rng.uniform(size=(n, 2))
     cases = [(kernels.Laplace(lengthscale=0.5), ["gram"]),
-             (kernels.RBF(lengthscale=0.3), ["gram", "factor"]),
+             (kernels.RBF(lengthscale=0.25), ["gram", "factor"]),
              (kernels.RBF(lengthscale=1.0), ["factor"])]  # fmt: skip
     for k, expected in cases:
         routes.clear()
