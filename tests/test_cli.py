@@ -206,7 +206,7 @@ def test_bench_point_runs_every_path(tmp_path):
 def test_bench_landmarks_quick_records_every_row(tmp_path, capsys):
     import json
 
-    argv = ["bench", "landmarks", "--quick", "--dims", "3", "--ms", "40",
+    argv = ["bench", "landmarks", "--quick", "--n", "600", "--dims", "3", "--ms", "40",
             "--methods", "rpcholesky", "uniform", "--krr-sizes", "200", "400",
             "--out", str(tmp_path)]  # fmt: skip
     assert cli.main(argv) == 0
