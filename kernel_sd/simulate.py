@@ -248,7 +248,10 @@ def simulate_classifier(
         convention = check_convention(convention)
     onehot = jnp.asarray(np.eye(C)[lab], G.dtype)
     if teacher_logits is None:  # labels throughout: the hard term only
-        f, ft, loss, a = _simulate_core(G, G_test, onehot, onehot, 0, lr, steps, True)
+        # α = 1, τ_s = 1 passed like the student's floats: one compilation for both.
+        f, ft, loss, a = _simulate_core(
+            G, G_test, onehot, onehot, 0, lr, steps, True, 1.0, 1.0
+        )
         return Training(train_pred=f, test_pred=ft, loss=loss, coef=a)
     tl = _validate.shaped_like("teacher_logits", teacher_logits, onehot)
     tau = _validate.positive_scalar("temperature", temperature)
