@@ -24,12 +24,10 @@ from experiments._runner import Experiment
 _POW2 = tuple(2**k for k in range(6, 14))  # widths 64 .. 8192
 
 CONFIG = {
-    # --- (1) width convergence. x ~ N(0, I_p), y = sin(2 x·w) + noise, w ~ N(0, I/p);
-    # full-batch GD on (1/2K)‖f(X) − y‖² with step lr = width_lr/d_max(NTK(X, X)/K).
+    # --- (1) width convergence on `width_n` digits (one-hot targets, pixels centred
+    # by the training mean, the split of the run's seed): full-batch GD on
+    # (1/2K)‖f(X) − Y‖² with step lr = width_lr/d_max(NTK(X, X)/K).
     "width_n": 64,
-    "width_p": 8,
-    "width_m": 200,  # test points
-    "width_noise": 0.1,
     "width_steps": 200,
     "width_lr": 1.0,
     "width_depths": (1, 2),
@@ -61,9 +59,10 @@ CONFIG = {
     "conf_bins": 5,  # quantile bins of the teacher's log-odds (quintiles)
     "weights_topk": (1, 2, 5, 10, 20),  # top-k shares of the first-layer change
 }
+# --quick: the width part's data, first network and steps are the rounds part's
+# (one compilation of each serves both).
 QUICK = {
-    "width_n": 16,
-    "width_m": 20,
+    "width_n": 60,
     "width_steps": 20,
     "width_depths": (1,),
     "width_widths": ((16, 64),),

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import numpy as np
 from scipy.special import logsumexp
 
 import kernel_sd as ksd
+
+gd_filter = jax.jit(ksd.filters.gradient_descent)
+"""``ksd.filters.gradient_descent`` (``1 − (1 − lr d)^N``) compiled as one program per
+shape, not operation by operation."""
+
+
+def host(*arrays):
+    """NumPy copies of JAX arrays, to index without compiling a slice per shape."""
+    return tuple(None if a is None else np.asarray(a) for a in arrays)
 
 
 class Digits(NamedTuple):

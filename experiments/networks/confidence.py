@@ -35,7 +35,7 @@ import numpy as np
 import kernel_sd as ksd
 from experiments._runner import Config, Result
 from experiments.networks import EXPERIMENT
-from experiments.networks._common import digits, error, exaggeration, mean_sd
+from experiments.networks._common import digits, error, exaggeration, host, mean_sd
 from kernel_sd import dynamics, nets, plotting
 
 
@@ -48,7 +48,8 @@ def _kernel_student(G, G_test, labels, teacher, lr, steps, tau):
     """Kernel student on the kernel teacher's training logits (Hinton's loss)."""
     return dynamics.simulate_classifier(
         G, labels, lr=lr, steps=steps, classes=10, G_test=G_test,
-        teacher_logits=teacher.train_pred[-1], temperature=tau, convention="hinton",
+        teacher_logits=host(teacher.train_pred)[0][-1], temperature=tau,
+        convention="hinton",
     )  # fmt: skip
 
 
@@ -58,7 +59,7 @@ def _shares(dW: np.ndarray, U: np.ndarray) -> np.ndarray:
 
 
 def _final(run, split: str) -> np.ndarray:
-    return np.asarray((run.train_pred if split == "train" else run.test_pred)[-1])
+    return host(run.train_pred if split == "train" else run.test_pred)[0][-1]
 
 
 def _one_seed(cfg: dict, seed: int) -> dict:
@@ -90,8 +91,8 @@ def _one_seed(cfg: dict, seed: int) -> dict:
     rows = {}
     for tau, factor in cfg["conf_settings"]:
         student = nets.train(
-            net, p_s, ds.X, ds.y, steps=factor * N_T, teacher=teacher.train_pred[-1],
-            temperature=tau, **common,
+            net, p_s, ds.X, ds.y, steps=factor * N_T, temperature=tau,
+            teacher=host(teacher.train_pred)[0][-1], **common,
         )  # fmt: skip
         k_student = _kernel_student(G, G_test, ds.y, k_teacher, lr, factor * N_T, tau)
         l_student = _kernel_student(
@@ -103,8 +104,8 @@ def _one_seed(cfg: dict, seed: int) -> dict:
             "ntk": {s: (_final(k_teacher, s), _final(k_student, s))
                     for s in ("train", "test")},
             "input_share": lam / lam.sum(),
-            "net_teacher_share": _shares(np.asarray(teacher.params[0].W - p_t[0].W), U),
-            "net_student_share": _shares(np.asarray(student.params[0].W - p_s[0].W), U),
+            "net_teacher_share": _shares(np.subtract(*host(teacher.params[0].W, p_t[0].W)), U),
+            "net_student_share": _shares(np.subtract(*host(student.params[0].W, p_s[0].W)), U),
             "linear_teacher_share": _shares((ds.X.T @ np.asarray(l_teacher.coef)).T, U),
             "linear_student_share": _shares((ds.X.T @ np.asarray(l_student.coef)).T, U),
         }  # fmt: skip

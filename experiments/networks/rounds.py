@@ -28,7 +28,14 @@ import numpy as np
 import kernel_sd as ksd
 from experiments._runner import Config, Result
 from experiments.networks import EXPERIMENT
-from experiments.networks._common import digits, error, mean_sd, noisy_labels
+from experiments.networks._common import (
+    digits,
+    error,
+    gd_filter,
+    host,
+    mean_sd,
+    noisy_labels,
+)
 from kernel_sd import nets, plotting
 
 MODELS = {
@@ -53,7 +60,8 @@ def _one_seed(cfg: Config, seed: int, noise: float):
     kernel = net.ntk()
     spec = ksd.spectrum(kernel, ds.X)
     feats = ksd.features(kernel, ds.X, ds.X_test, spec)
-    lr = cfg.rounds_lr / float(spec.eigvals[0])
+    (d,) = host(spec.eigvals)
+    lr = cfg.rounds_lr / float(d[0])
 
     def metrics(F, F_test):
         return [error(F_test, ds.y_test), error(F, lab), error(F, ds.y)]
@@ -61,12 +69,14 @@ def _one_seed(cfg: Config, seed: int, noise: float):
     out = {}
     run = nets.self_distill(net, jax.random.key(seed), ds.X, Y, rounds=R, lr=lr,
                             steps=N, X_test=ds.X_test)  # fmt: skip
-    out["net"] = [metrics(run.train_pred[t], run.test_pred[t]) for t in range(R)]
-    h = ksd.filters.gradient_descent(spec.eigvals, lr, N)[None, :]  # 1 − (1 − lr d)^N
+    F, F_test = host(run.train_pred, run.test_pred)
+    out["net"] = [metrics(F[t], F_test[t]) for t in range(R)]
+    h = np.asarray(gd_filter(d, lr, N))[None, :]  # 1 − (1 − lr d)^N
 
     def gd_round(target):  # kernel GD from zero on `target`: one filter h, one engine
         fit = ksd.fit.apply(spec, target, h, feats)
-        return np.asarray(fit.train_pred[0]), np.asarray(fit.test_pred[0])
+        F, F_test = host(fit.train_pred, fit.test_pred)
+        return F[0], F_test[0]
 
     target, rows = Y, []
     for _ in range(R):  # from zero every round: round t applies h^{t+1} to Y
@@ -89,7 +99,8 @@ def _one_seed(cfg: Config, seed: int, noise: float):
     out["ntk_gd_init"] = rows
     eps = float(np.sum((Y - gd_round(Y)[0]) ** 2) / K)
     tr = ksd.self_distill(kernel, ds.X, Y, eps=eps, rounds=R, X_test=ds.X_test)
-    out["ntk_ridge"] = [metrics(tr.train_pred[t], tr.test_pred[t]) for t in range(R)]
+    F, F_test = host(tr.train_pred, tr.test_pred)
+    out["ntk_ridge"] = [metrics(F[t], F_test[t]) for t in range(R)]
     return {key: np.asarray(v) for key, v in out.items()}, eps, lr
 
 

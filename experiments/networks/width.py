@@ -1,17 +1,19 @@
 """Width convergence: trained finite networks approach the NTK closed-form filter.
 
-For each depth, width and seed a network ``f(θ; x)`` (``nets.MLP``) is trained by
-full-batch gradient descent on ``(1/2K)‖f(X) − y‖²`` with step ``lr`` for ``N``
-steps. Its infinite-width counterpart from the *same* initial function ``f₀`` is the
+On ``K`` digits (one-hot targets ``Y``, pixels centred), for each depth, width and
+seed a network ``f(θ; x)`` (``nets.MLP``, 10 outputs) is trained by full-batch
+gradient descent on ``(1/2K)‖f(X) − Y‖²`` with step ``lr`` for ``N`` steps. Its infinite-width counterpart from the *same* initial function ``f₀`` is the
 closed-form gradient-descent filter of the NTK ``G = NTK(X, X)/K = V diag(d) Vᵀ``::
 
-    f_N(x) = f₀(x) + g_xᵀ V diag((1 − (1 − lr d)^N)/d) Vᵀ (y − f₀(X))
+    f_N(x) = f₀(x) + g_xᵀ V diag((1 − (1 − lr d)^N)/d) Vᵀ (Y − f₀(X))
 
-(the filter ``ksd.filters.gradient_descent`` on the targets ``y − f₀(X)``, applied by
-``ksd.fit.apply``). ``f₀`` is a draw of
-the NNGP whose size does not shrink with the width, so it is taken from the network
-itself; the error measured is ``‖(f_net − f₀) − (f_N − f₀)‖ / ‖f_N − f₀‖`` on test and
-training points, and ``‖Θ̂ − Θ‖_F/‖Θ‖_F`` for the kernel at initialisation.
+(the filter ``ksd.filters.gradient_descent`` on the targets ``Y − f₀(X)``, applied by
+``ksd.fit.apply``; each output on its own, as the limit's kernel is ``Θ ⊗ I``).
+``f₀`` is a draw of the NNGP whose size does not shrink with the width, so it is
+taken from the network itself; the error measured is
+``‖(f_net − f₀) − (f_N − f₀)‖_F / ‖f_N − f₀‖_F`` on the test and training digits,
+and ``‖Θ̂ − Θ‖_F/‖Θ‖_F`` for the kernel at initialisation (``Θ̂`` averaged over the
+outputs, ``nets.empirical_ntk``).
 
 Expected slope −1/2 on log-log axes: the empirical kernel at initialisation is an
 average over the ``n`` hidden units of i.i.d. terms, so ``Θ̂ − Θ`` is ``O(1/√n)``
@@ -30,20 +32,11 @@ import numpy as np
 import kernel_sd as ksd
 from experiments._runner import Config, Result
 from experiments.networks import EXPERIMENT
+from experiments.networks._common import digits, gd_filter, host
 from kernel_sd import nets, plotting
 
 KEYS = ("test", "train", "kernel")
 """The errors measured per width: test and training predictions, kernel at init."""
-
-
-def problem(cfg: Config, seed: int):
-    """``x ~ N(0, I_p)``, ``y = sin(2 x·w) + σ ξ`` with ``w ~ N(0, I/p)``; test inputs."""
-    g = np.random.default_rng(seed)
-    w = g.standard_normal(cfg.width_p) / np.sqrt(cfg.width_p)
-    X = g.standard_normal((cfg.width_n, cfg.width_p))
-    X_test = g.standard_normal((cfg.width_m, cfg.width_p))
-    y = np.sin(2.0 * X @ w) + cfg.width_noise * g.standard_normal(cfg.width_n)
-    return X, y, X_test
 
 
 def _rel(a, b) -> float:
@@ -65,41 +58,40 @@ def _slope(widths, errors) -> tuple[float, float | None]:
 @EXPERIMENT.compute("networks_width")
 def width_convergence(cfg: Config, seed: int) -> Result:
     """Errors of trained networks against the NTK filter, per depth and width."""
-    X, y, X_test = problem(cfg, seed)
+    ds = digits(cfg.width_n, seed)
+    X, X_test, y = ds.X, ds.X_test, ksd.data.one_hot(ds.y, 10)
     numbers = {"expected_slope": -0.5, "depths": {}}
     arrays = {}
     for depth, widths in zip(cfg.width_depths, cfg.width_widths, strict=True):
         kernel = nets.MLP(depth=depth).ntk()
         spec = ksd.spectrum(kernel, X)
         feats = ksd.features(kernel, X, X_test, spec)
-        lr = cfg.width_lr / float(spec.eigvals[0])  # lr·d_max = width_lr < 2: stable
+        (d,) = host(spec.eigvals)
+        lr = cfg.width_lr / float(d[0])  # lr·d_max = width_lr < 2: stable
         Theta = np.asarray(ksd.gram(kernel, X))
-        h = ksd.filters.gradient_descent(spec.eigvals, lr, cfg.width_steps)[None, :]
+        h = np.asarray(gd_filter(d, lr, cfg.width_steps))[None, :]
         errors = np.zeros((len(KEYS), len(widths), cfg.width_seeds))
         for i, width in enumerate(widths):
-            net = nets.MLP(depth=depth, width=width)
+            net = nets.MLP(depth=depth, width=width, outputs=10)
             for s in range(cfg.width_seeds):
                 params = net.init(jax.random.key(10_000 * seed + 100 * depth + s),
                                   inputs=X.shape[1])  # fmt: skip
                 run = nets.train(net, params, X, y, lr=lr, steps=cfg.width_steps,
                                  record_every=cfg.width_steps, X_test=X_test)  # fmt: skip
-                f0, f0_test = (
-                    np.asarray(run.train_pred[0]),
-                    np.asarray(run.test_pred[0]),
-                )
+                F, F_test = host(run.train_pred, run.test_pred)
+                f0, f0_test = F[0], F_test[0]
                 limit = ksd.fit.apply(
                     spec, y - f0, h, feats
-                )  # f_N − f₀ at infinite width
-                errors[0, i, s] = _rel(np.asarray(run.test_pred[-1]) - f0_test,
-                                       np.asarray(limit.test_pred[0]))  # fmt: skip
-                errors[1, i, s] = _rel(np.asarray(run.train_pred[-1]) - f0,
-                                       np.asarray(limit.train_pred[0]))  # fmt: skip
+                )  # f_N − f₀, infinite width
+                L, L_test = host(limit.train_pred, limit.test_pred)
+                errors[0, i, s] = _rel(F_test[-1] - f0_test, L_test[0])
+                errors[1, i, s] = _rel(F[-1] - f0, L[0])
                 errors[2, i, s] = _rel(np.asarray(nets.empirical_ntk(net, params, X)),
                                        Theta)  # fmt: skip
         numbers["depths"][str(depth)] = {
             "widths": list(widths),
             "lr": lr,
-            "d_max": float(spec.eigvals[0]),
+            "d_max": float(d[0]),
             **{f"{key}_error_mean": errors[k].mean(axis=1) for k, key in enumerate(KEYS)},
             **{f"{key}_error_sd": errors[k].std(axis=1) for k, key in enumerate(KEYS)},
             **{f"slope_{key}": _slope(widths, errors[k])[0] for k, key in enumerate(KEYS)},
