@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernel_sd import cli
+from kernel_sd import cli, results
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,18 @@ def test_unknown_part_is_refused_before_any_work(large, tmp_path, capsys):
     assert err.value.code == 2
     assert "--only" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_large_script_runs_and_resumes_a_part(large, tmp_path, capsys):
+    out = tmp_path / "large"
+    assert large.main(["--quick", "--only", "weights", "--out", str(out)]) == 0
+    rec = results.load(out, "networks_weights")
+    assert rec is not None and rec.params["devices"]
+    assert rec.params["config"]["conf_width"] == 16  # the --quick size
+    assert {p.stem for p in out.iterdir()} == {"networks_weights"}  # --only
+    capsys.readouterr()
+    assert large.main(["--quick", "--only", "networks_weights", "--out", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().out
 
 
 # --- The measurements the network figures report, against direct computations. ---
