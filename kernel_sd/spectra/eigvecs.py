@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from kernel_sd._blocks import row_map, row_sum
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import cross_rows, cross_rows_transposed
+from kernel_sd.spectra._products import kernel_matmul, kernel_rmatmul
 
 __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 
@@ -73,18 +72,23 @@ class KernelEigvecs:
     def __matmul__(self, A) -> Array:
         A = jnp.asarray(A, self.dtype)
         vec = A.ndim == 1
-        out = row_map(
-            cross_rows,
-            (self.X,),
-            (self.kernel, self.landmarks, self.coef @ (A[:, None] if vec else A)),
+        out = self._times(self.coef @ (A[:, None] if vec else A))
+        return out[:, 0] if vec else out
+
+    def _times(self, MA: Array) -> Array:
+        """``k(X, Z) (M A)``, one pass over the rows of ``X``."""
+        return kernel_matmul(
+            self.kernel,
+            self.X,
+            self.landmarks,
+            MA,
             block_size=self.block_size,
             devices=self.devices,
         )
-        return out[:, 0] if vec else out
 
     def materialize(self) -> Array:
         """The ``(K, r)`` array ``V`` (memory ``K · r`` numbers)."""
-        return self @ jnp.eye(self.coef.shape[1], dtype=self.dtype)
+        return self._times(self.coef)
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -103,10 +107,11 @@ class _TransposedEigvecs:
         V = self.V
         y = jnp.asarray(y, V.dtype)
         vec = y.ndim == 1
-        Ky = row_sum(
-            cross_rows_transposed,
-            (V.X, y[:, None] if vec else y),
-            (V.kernel, V.landmarks),
+        Ky = kernel_rmatmul(
+            V.kernel,
+            V.X,
+            V.landmarks,
+            y[:, None] if vec else y,
             block_size=V.block_size,
             devices=V.devices,
         )

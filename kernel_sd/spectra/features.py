@@ -12,9 +12,8 @@ import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd import _validate
-from kernel_sd._blocks import row_map
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import cross_rows
+from kernel_sd.spectra._products import kernel_matmul
 from kernel_sd.spectra.base import Spectrum
 
 __all__ = ["features", "point_features"]
@@ -27,11 +26,11 @@ def point_features(
     if spec.landmarks is not None:
         # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
         # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
-        shared = (kernel, spec.landmarks, spec.landmark_map)
+        B, P = spec.landmarks, spec.landmark_map
     else:
-        shared = (kernel, jnp.asarray(X, spec.eigvals.dtype), spec.eigvecs / X.shape[0])
-    # Row blocks of X_new: the (m, K) cross-Gram matrix is never stored.
-    return row_map(cross_rows, (X_new,), shared, block_size=block_size)
+        B, P = jnp.asarray(X, spec.eigvals.dtype), spec.eigvecs / X.shape[0]
+    # Row tiles of X_new: the (m, K) cross-Gram matrix is never stored.
+    return kernel_matmul(kernel, X_new, B, P, block_size=block_size)
 
 
 def features(

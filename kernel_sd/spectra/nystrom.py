@@ -23,9 +23,9 @@ import numpy as np
 from jax import Array
 
 from kernel_sd import _validate
-from kernel_sd._blocks import as_devices, row_sum
+from kernel_sd._blocks import as_devices
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import kernel_diagonal, kernel_matmul, kernel_trace
+from kernel_sd.spectra._products import kernel_diagonal, kernel_sum, kernel_trace
 from kernel_sd.spectra.base import Spectrum, checked, input_fingerprint, noise_floor
 from kernel_sd.spectra.eigvecs import KernelEigvecs
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
@@ -270,15 +270,13 @@ def _factorise(kernel, X, Z, block, accumulate, devices):
     n = X.shape[0]
     L, inv_min = _landmark_factor(kernel, Z)
     if accumulate == "factor":
-        parts = row_sum(
-            _factor_term, (X,), (kernel, Z, L), block_size=block, devices=devices
+        parts = kernel_sum(
+            kernel, X, Z, _factor_term, L, block_size=block, devices=devices
         )
         C = _sym_assemble(parts, L.shape[1]) / n
         rho = jnp.ones((), X.dtype)
     else:
-        parts = row_sum(
-            _gram_term, (X,), (kernel, Z), block_size=block, devices=devices
-        )
+        parts = kernel_sum(kernel, X, Z, _gram_term, block_size=block, devices=devices)
         A = _sym_assemble(parts, Z.shape[0]) / n
         C = L.T @ A @ L
         # Round-off in A (relative ~eps) reaches C through ‖L‖² = 1/λ_min(K_mm):
@@ -309,20 +307,14 @@ def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array]:
     return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2
 
 
-def _factor_term(rows, w, shared):
+def _factor_term(K, w, rows, L):
     """Upper block triangle of ``(K_bm L)ᵀ (K_bm L)`` (padding rows weighted 0)."""
-    (Xb,), (kernel, Z, L) = rows, shared
-    return _sym_gram(kernel_matmul(kernel, Xb, Z, L) * w[:, None])
+    return _sym_gram((K @ L) * w[:, None])
 
 
-def _gram_term(rows, w, shared):
-    """Upper block triangle of ``K_bmᵀ K_bm`` (padding rows weighted 0).
-
-    The one accumulation that multiplies a kernel block by itself rather than by
-    a matrix: :func:`_sym_gram` keeps the block from being recomputed per chunk.
-    """
-    (Xb,), (kernel, Z) = rows, shared
-    return _sym_gram(kernel(Xb, Z) * w[:, None])
+def _gram_term(K, w, rows, shared):
+    """Upper block triangle of ``K_bmᵀ K_bm`` (padding rows weighted 0)."""
+    return _sym_gram(K * w[:, None])
 
 
 _SYM_CHUNK = 512
@@ -340,9 +332,6 @@ def _sym_gram(B: Array) -> tuple[Array, ...]:
     XLA has no symmetric rank-k update; chunking the columns and multiplying
     only chunk pairs ``i <= j`` does ``(q + 1)/(2q)`` of the work of ``B.T @ B``.
     """
-    # The barrier makes XLA compute B once: otherwise it may fuse B's producer
-    # (a kernel evaluation) into every chunk product and recompute it q times.
-    B = jax.lax.optimization_barrier(B)
     e = _chunk_edges(B.shape[1])
     parts = [B[:, e[i] : e[i + 1]] for i in range(len(e) - 1)]
     return tuple(
