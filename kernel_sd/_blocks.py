@@ -177,7 +177,11 @@ def _step(term, reduce: bool, out, K, mask, rows, shared, i):
     val = term(K, mask[i].astype(K.dtype), rows_i, shared)
     if reduce:
         return jax.tree.map(lambda o, v: o + v[None].astype(o.dtype), out, val)
-    return jax.tree.map(lambda o, v: o.at[i].set(v.astype(o.dtype)), out, val)
+    return jax.tree.map(
+        lambda o, v: jax.lax.dynamic_update_index_in_dim(o, v.astype(o.dtype), i, 0),
+        out,
+        val,
+    )
 
 
 @functools.lru_cache(maxsize=64)
