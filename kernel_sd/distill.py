@@ -30,19 +30,30 @@ from kernel_sd.solvers import (
     STATUS_INFEASIBLE,
     STATUS_NOT_CONVERGED,
     multiplier_core,
+    penalised_rounds,
     raise_for_status,
 )
-from kernel_sd.spectra.base import Spectrum
+from kernel_sd.spectra._products import kernel_matrix
+from kernel_sd.spectra.base import Spectrum, noise_floor
 from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
-from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB, exact_spectrum
-from kernel_sd.spectra.features import point_features
+from kernel_sd.spectra.exact import (
+    DEFAULT_MAX_MEMORY_GB,
+    _check_memory,
+    exact_spectrum,
+)
+from kernel_sd.spectra.features import dual_predictions, prediction_features
 
 __all__ = [
     "DistillTrace",
     "self_distill",
     "self_distill_sweep",
     "distill_from_spectrum",
+    "METHODS",
 ]
+
+METHODS = ("eigh", "cholesky")
+"""Routes of :func:`self_distill`: the eigenbasis (every field of the trace), or
+one Cholesky factorisation of ``G + λI`` (penalised form, predictions only)."""
 
 DistillTrace = fit.Trace
 """Per-round record of self-distillation: the engine's :class:`kernel_sd.fit.Trace`.
@@ -190,6 +201,7 @@ def self_distill(
     rounds: int = 10,
     X_test: Array | None = None,
     spectrum: Spectrum | None = None,
+    method: str = "eigh",
 ) -> DistillTrace:
     """Self-distillation in the RKHS of ``kernel``  [MFB20].
 
@@ -201,6 +213,21 @@ def self_distill(
     ``KernelRidge(alpha=K * lam)`` applied ``rounds`` times. Multi-column ``y``
     shares one constraint over all columns, ``(1/K) Σ ‖f(x_k) − y_k‖² <= ε``.
 
+    Two routes (``method``), equal to round-off (1e-10 relative in the tests):
+
+    - ``"eigh"`` (default): one eigendecomposition ``G = V diag(d) Vᵀ``; every
+      field of the trace is set, including the per-direction ``shrinkage``,
+      ``coefficients``, ``z0`` and ``spectrum``. Needed by the constrained form
+      (each ``c_t`` is a root over the eigenvalues) and by everything that reads
+      the spectrum.
+    - ``"cholesky"`` (penalised form only): one Cholesky factorisation of
+      ``G + lam·I`` serves every round, ``a_t = (lam I + G)^{-1} y_t``,
+      ``y_{t+1} = G a_t``, test predictions ``k(X_test, X) a_t / K``. For
+      predictions only: 5–15x cheaper than ``eigh`` at ``K`` in the thousands.
+      The trace has ``train_pred``, ``test_pred``, ``c``, ``status``,
+      ``target_norm2``, ``lam`` and ``dual_coef`` (the ``a_t``); the
+      per-direction fields are None.
+
     Args:
         kernel: a kernel from ``kernel_sd.kernels``.
         X: ``(K, p)`` training inputs.
@@ -210,6 +237,7 @@ def self_distill(
         rounds: number of rounds ``T >= 1`` (round 0 is the ordinary fit).
         X_test: optional ``(m, p)`` inputs to predict at every round.
         spectrum: a spectrum of ``k(X, X)/K`` to reuse (skips the factorisation).
+        method: ``"eigh"`` or ``"cholesky"`` (see above).
 
     Returns:
         A :class:`DistillTrace`.
@@ -217,7 +245,9 @@ def self_distill(
     Raises:
         ValueError: bad shapes or values (named in the message); a
             ``spectrum`` of other points; ``eps`` below what the numerical null
-            space of ``G`` allows.
+            space of ``G`` allows; ``method="cholesky"`` with ``eps``, with a
+            ``spectrum``, with ``lam = 0`` or with ``G + lam·I`` not numerically
+            positive definite.
 
     Examples:
         >>> import jax.numpy as jnp, kernel_sd as ksd
@@ -233,7 +263,11 @@ def self_distill(
     """
     X, spec, y, rounds, X_test = _prepare(kernel, X, y, rounds, X_test, spectrum)
     constrained, eps, lam = _validate.penalty(eps, lam, batched=False)
-    spec, W = _factorise(kernel, X, spec, X_test)
+    method = _validate.choice("method", method, METHODS)
+    if method == "cholesky":
+        _check_cholesky(constrained, lam, spec)
+        return _distill_cholesky(kernel, X, y, lam=lam, rounds=rounds, X_test=X_test)
+    spec, W = _factorise(kernel, X, spec, X_test, columns=rounds * _columns(y))
     return _distill(
         spec,
         y,
@@ -270,7 +304,8 @@ def self_distill_sweep(
     """
     X, spec, y, rounds, X_test = _prepare(kernel, X, y, rounds, X_test, spectrum)
     constrained, eps, lam = _validate.penalty(eps, lam, batched=True)
-    spec, W = _factorise(kernel, X, spec, X_test)
+    grid = np.shape(eps if constrained else lam)[0]
+    spec, W = _factorise(kernel, X, spec, X_test, columns=grid * rounds * _columns(y))
     return _distill(
         spec,
         y,
@@ -296,8 +331,17 @@ def _prepare(kernel, X, y, rounds, X_test, spec):
     return X, spec, y, rounds, X_test
 
 
-def _factorise(kernel, X, spec, X_test):
-    """The spectrum (computed unless given) and the test points' features, if any."""
+def _columns(y: Array) -> int:
+    return 1 if y.ndim == 1 else y.shape[1]
+
+
+def _factorise(kernel, X, spec, X_test, *, columns: int):
+    """The spectrum (computed unless given) and the test points' features, if any.
+
+    The features are stored ``(m, r)`` rows when they serve at least ``r``
+    columns of coefficients (``columns``: rounds × grid × outputs), else implicit:
+    the predictions are then ``k(X_test, X) (V α)/K``, one pass over ``X_test``.
+    """
     if spec is None:
         spec = exact_spectrum(
             kernel,
@@ -307,5 +351,85 @@ def _factorise(kernel, X, spec, X_test):
         )
     W = None
     if X_test is not None:
-        W = point_features(kernel, X, X_test, spec, block_size=DEFAULT_BLOCK_SIZE)
+        W = prediction_features(
+            kernel, X, X_test, spec, columns=columns, block_size=DEFAULT_BLOCK_SIZE
+        )
     return spec, W
+
+
+# ----------------------------------------------------------------------------
+# the penalised form by one Cholesky factorisation (method="cholesky")
+
+
+def _check_cholesky(constrained: bool, lam, spec) -> None:
+    """Refuse what the Cholesky route cannot do, before any work."""
+    if constrained:
+        raise ValueError(
+            "method='cholesky' serves the penalised form (`lam`) only: each round of "
+            "the constrained form (`eps`) solves for its multiplier over the "
+            "eigenvalues of G. Use method='eigh' with `eps`."
+        )
+    if spec is not None:
+        raise ValueError(
+            "`spectrum` was given with method='cholesky': a spectrum already is "
+            "the factorisation. Use method='eigh' to reuse it, or drop `spectrum`."
+        )
+    if not lam > 0:
+        raise ValueError(
+            "method='cholesky' needs `lam` > 0 (G + lam·I must be positive "
+            "definite); for lam = 0 (interpolation) use method='eigh'."
+        )
+
+
+def _distill_cholesky(kernel, X, y, *, lam, rounds, X_test) -> DistillTrace:
+    """All rounds of the penalised form from one Cholesky of ``G + lam·I``.
+
+    ``a_t = (lam I + G)^{-1} y_t``, ``f_t(X) = G a_t = y_{t+1}`` and
+    ``f_t(X_test) = k(X_test, X) a_t / K`` (see ``solvers.penalised_rounds``):
+    no eigenbasis, so the trace's per-direction fields are None.
+    """
+    n = X.shape[0]
+    # Gram matrix and its factor: two n x n arrays (the exact path's guard).
+    _check_memory(n, X.dtype.itemsize, DEFAULT_MAX_MEMORY_GB)
+    K_xx = kernel_matrix(kernel, X, block_size=DEFAULT_BLOCK_SIZE)
+    # d_max <= tr G, so this bound is at or above the eigenbasis route's noise
+    # floor K·eps·d_max: it warns whenever that route would, and costs O(K).
+    floor = float(noise_floor(n, jnp.trace(K_xx) / n))
+    if lam < floor:
+        warn(
+            f"`lam`={lam:.3e} is below K·eps·tr G = {floor:.3e}, the round-off level "
+            "of G (an upper bound of the noise floor): the fits may be dominated "
+            "by round-off. Use a larger lam, or method='eigh' to see the exact "
+            "noise floor."
+        )
+    Y = y[:, None] if y.ndim == 1 else y
+    a, f = penalised_rounds(K_xx, Y, float(lam), rounds)
+    test = None
+    if X_test is not None:
+        test = dual_predictions(kernel, X, X_test, a, block_size=DEFAULT_BLOCK_SIZE)
+    norm2, c, status = _cholesky_summary(Y, f, jnp.asarray(lam, X.dtype))
+    if y.ndim == 1:
+        a, f = a[..., 0], f[..., 0]
+        test = None if test is None else test[..., 0]
+    return fit.Trace(
+        filter=None,
+        train_pred=f,
+        test_pred=test,
+        coef=None,
+        z0=None,
+        spectrum=None,
+        c=c,
+        status=status,
+        target_norm2=norm2,
+        lam=jnp.asarray(lam, X.dtype),
+        dual_coef=a,
+    )
+
+
+@jax.jit
+def _cholesky_summary(Y: Array, f: Array, lam: Array):
+    """``‖y_t‖²`` (``y_0 = y``, ``y_{t+1} = f_t(X)``), ``c_t = lam`` and status 0."""
+    norms = jnp.sum(f * f, axis=(1, 2))
+    norm2 = jnp.concatenate([jnp.sum(Y * Y)[None], norms[:-1]])
+    T = f.shape[0]
+    return norm2, jnp.full((T,), lam), jnp.zeros((T,), jnp.int32)

@@ -46,11 +46,17 @@ def test_products_equal_numpy(rng, m, block):
     M = rng.standard_normal((23, 4))
     Y = rng.standard_normal((m, 2))
     K = np_rbf(A, B)
-    out = kernel_matmul(RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(M), block_size=block)
+    out = kernel_matmul(
+        RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(M), block_size=block
+    )
     np.testing.assert_allclose(out, K @ M, rtol=1e-12, atol=1e-13)
-    out = kernel_rmatmul(RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(Y), block_size=block)
+    out = kernel_rmatmul(
+        RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(Y), block_size=block
+    )
     np.testing.assert_allclose(out, K.T @ Y, rtol=1e-12, atol=1e-13)
-    gram = kernel_sum(RBF, jnp.asarray(A), jnp.asarray(B), _masked_gram, block_size=block)
+    gram = kernel_sum(
+        RBF, jnp.asarray(A), jnp.asarray(B), _masked_gram, block_size=block
+    )
     np.testing.assert_allclose(gram, K.T @ K, rtol=1e-12, atol=1e-13)
 
 

@@ -29,11 +29,13 @@ __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 )
 @dataclasses.dataclass(frozen=True)
 class KernelEigvecs:
-    """Eigenvectors ``V = k(X, Z) M`` of a Nyström spectrum, never stored.
+    """A matrix ``k(X, Z) M`` that is never stored: implicit Nyström eigenvectors.
 
-    The ``(K, r)`` matrix would need ``K · r`` numbers (32 GB at ``K = 10⁶``,
-    ``r = 4000`` in float64); this stands in for it with the two products the
-    rounds need, each one pass over ``X`` in row blocks:
+    The eigenvectors ``V = k(X, Z) M`` of a Nyström spectrum as a ``(K, r)``
+    matrix would need ``K · r`` numbers (32 GB at ``K = 10⁶``, ``r = 4000`` in
+    float64); this stands in for it with the two products the rounds need, each
+    one pass over ``X`` in row blocks (the same type holds the features of new
+    points, ``W = k(X_new, B) P``, when only a few products ``W α`` are wanted):
 
     - ``V @ A = k(X, Z) (M A)``, for ``(r,)`` or ``(r, q)`` ``A``;
     - ``V.T @ y = Mᵀ k(Z, X) y``, for ``(K,)`` or ``(K, q)`` ``y``.
@@ -137,7 +139,15 @@ def _expand(V, coords: Array) -> Array:
     return jnp.moveaxis(out, 1, 0).reshape(*lead, V.shape[0], q)
 
 
-_expand_array = jax.jit(_expand)
+@jax.jit
+def _expand_array(V: Array, coords: Array) -> Array:
+    """:func:`expand` for a stored ``V``: one GEMM ``(L·q, r) × (r, K)`` whose rows
+    are already the ``(..., q, K)`` output (no transposition of the result when
+    ``q = 1``)."""
+    *lead, r, q = coords.shape
+    rows = jnp.swapaxes(coords, -1, -2).reshape(-1, r)
+    out = (rows @ V.T).reshape(*lead, q, V.shape[0])
+    return jnp.swapaxes(out, -1, -2)
 
 
 def targets_in_eigenbasis(spec, y: Array) -> tuple[Array, Array]:

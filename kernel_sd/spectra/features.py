@@ -8,6 +8,9 @@ and hyper-parameter.
 
 from __future__ import annotations
 
+from functools import partial
+
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -15,22 +18,75 @@ from kernel_sd import _validate
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matmul
 from kernel_sd.spectra.base import Spectrum
+from kernel_sd.spectra.eigvecs import KernelEigvecs
 
-__all__ = ["features", "point_features"]
+__all__ = [
+    "features",
+    "point_features",
+    "implicit_features",
+    "prediction_features",
+    "dual_predictions",
+]
+
+
+def _feature_map(X: Array, spec: Spectrum) -> tuple[Array, Array]:
+    """``(B, P)`` with ``g_xᵀ V = k(x, B) P`` for the spectrum's kernel."""
+    if spec.landmarks is not None:
+        # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
+        # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
+        return spec.landmarks, spec.landmark_map
+    return jnp.asarray(X, spec.eigvals.dtype), _scaled(spec.eigvecs, X.shape[0])
+
+
+@partial(jax.jit, static_argnums=1)
+def _scaled(V: Array, n: int) -> Array:
+    return V / n
 
 
 def point_features(
     kernel: Kernel, X: Array, X_new: Array, spec: Spectrum, *, block_size: int
 ) -> Array:
     """:func:`features` for validated arguments (``X_new`` already in the dtype of ``X``)."""
-    if spec.landmarks is not None:
-        # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
-        # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
-        B, P = spec.landmarks, spec.landmark_map
-    else:
-        B, P = jnp.asarray(X, spec.eigvals.dtype), spec.eigvecs / X.shape[0]
+    B, P = _feature_map(X, spec)
     # Row tiles of X_new: the (m, K) cross-Gram matrix is never stored.
     return kernel_matmul(kernel, X_new, B, P, block_size=block_size)
+
+
+def implicit_features(
+    kernel: Kernel, X: Array, X_new: Array, spec: Spectrum, *, block_size: int
+) -> KernelEigvecs:
+    """The features ``W = k(X_new, B) P`` of :func:`features`, never stored.
+
+    ``W @ α = k(X_new, B) (P α)`` costs ``m·|B|`` multiply-adds per column of
+    ``α`` (plus ``|B|·r`` for ``P α``), where the stored ``W`` costs ``m·|B|·r``
+    to build: cheaper whenever fewer than ``r`` columns are wanted, e.g. the
+    ``T`` rounds of a trace (``B = X``, ``P = V/K`` on the exact path: the
+    predictions ``k(X_new, X) (V α)/K`` through the dual coefficients ``V α``).
+    """
+    B, P = _feature_map(X, spec)
+    return KernelEigvecs(
+        kernel=kernel, X=X_new, landmarks=B, coef=P, block_size=block_size
+    )
+
+
+def prediction_features(
+    kernel: Kernel,
+    X: Array,
+    X_new: Array,
+    spec: Spectrum,
+    *,
+    columns: int,
+    block_size: int,
+):
+    """Features of ``X_new`` for ``columns`` products ``W α``: whichever costs less.
+
+    Stored ``(m, r)`` features when ``columns >= r`` (``W`` is then reused by
+    every column), else :func:`implicit_features`. Both give the same
+    predictions to round-off.
+    """
+    if columns >= spec.eigvals.shape[0]:
+        return point_features(kernel, X, X_new, spec, block_size=block_size)
+    return implicit_features(kernel, X, X_new, spec, block_size=block_size)
 
 
 def features(
@@ -73,3 +129,31 @@ def features(
     spec = _validate.spectrum_of_inputs("spec", spec, X)
     block_size = _validate.integer("block_size", block_size, minimum=1)
     return point_features(kernel, X, X_new, spec, block_size=block_size)
+
+
+def dual_predictions(
+    kernel: Kernel, X: Array, X_new: Array, a: Array, *, block_size: int
+) -> Array:
+    """``f(x) = g_xᵀ a = k(x, X) a / K`` at new points, for stacked coefficients.
+
+    ``a`` ``(..., K, q)`` (e.g. the dual coefficients of every round) becomes
+    ``(..., m, q)`` in one pass over ``X_new``: ``m·K`` multiply-adds per column.
+    """
+    lead, q = a.shape[:-2], a.shape[-1]
+    cols = _columns(a)
+    out = kernel_matmul(kernel, X_new, X, cols, block_size=block_size)
+    return _uncolumns(out, lead, q)
+
+
+@jax.jit
+def _columns(a: Array) -> Array:
+    """``(..., K, q)`` -> ``(K, L·q)`` divided by ``K``."""
+    K, q = a.shape[-2:]
+    return jnp.moveaxis(a.reshape(-1, K, q), 1, 0).reshape(K, -1) / K
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _uncolumns(out: Array, lead: tuple, q: int) -> Array:
+    """``(m, L·q)`` -> ``(..., m, q)``."""
+    m = out.shape[0]
+    return jnp.moveaxis(out.reshape(m, -1, q), 1, 0).reshape(*lead, m, q)
