@@ -33,7 +33,7 @@ from kernel_sd.solvers import (
     penalised_rounds,
     raise_for_status,
 )
-from kernel_sd.spectra._products import kernel_matrix
+from kernel_sd.spectra._products import kernel_matrix, kernel_trace
 from kernel_sd.spectra.base import Spectrum, noise_floor
 from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
 from kernel_sd.spectra.exact import (
@@ -75,18 +75,20 @@ def _multipliers(d, z0, s_perp0, hyper, *, rounds: int, constrained: bool):
     """
 
     def step(carry, _):
-        z, s_perp = carry
+        z, s_perp, c_prev = carry
         s = jnp.sum(z * z, axis=1)
         if constrained:
-            res = multiplier_core(d, s, s_perp, hyper)
+            # c_t > c_{t-1} [MFB20]: Newton starts from the previous multiplier
+            res = multiplier_core(d, s, s_perp, hyper, c_prev)
             c, status = res.c, res.status
         else:
             c, status = jnp.asarray(hyper, d.dtype), jnp.zeros((), jnp.int32)
         z_next = ridge(d, c)[:, None] * z  # [MFB20] z_{t+1} = D (c_t I + D)^{-1} z_t
         out = (c, status.astype(jnp.int32), s_perp + jnp.sum(s))
-        return (z_next, jnp.zeros_like(s_perp)), out
+        return (z_next, jnp.zeros_like(s_perp), c), out
 
-    _, (c, status, norm2) = jax.lax.scan(step, (z0, s_perp0), None, length=rounds)
+    start = (z0, s_perp0, jnp.asarray(jnp.nan, d.dtype))  # round 0: bracket midpoint
+    _, (c, status, norm2) = jax.lax.scan(step, start, None, length=rounds)
     return c, status, norm2
 
 
@@ -391,10 +393,11 @@ def _distill_cholesky(kernel, X, y, *, lam, rounds, X_test) -> DistillTrace:
     n = X.shape[0]
     # Gram matrix and its factor: two n x n arrays (the exact path's guard).
     _check_memory(n, X.dtype.itemsize, DEFAULT_MAX_MEMORY_GB)
-    K_xx = kernel_matrix(kernel, X, block_size=DEFAULT_BLOCK_SIZE)
+    # The factorisation reads one triangle and G a needs no exact symmetry.
+    K_xx = kernel_matrix(kernel, X, block_size=DEFAULT_BLOCK_SIZE, symmetrise=False)
     # d_max <= tr G, so this bound is at or above the eigenbasis route's noise
     # floor K·eps·d_max: it warns whenever that route would, and costs O(K).
-    floor = float(noise_floor(n, jnp.trace(K_xx) / n))
+    floor = float(noise_floor(n, kernel_trace(kernel, X)))
     if lam < floor:
         warn(
             f"`lam`={lam:.3e} is below K·eps·tr G = {floor:.3e}, the round-off level "

@@ -78,8 +78,9 @@ def _residual_terms(d: Array, s: Array, s_perp: Array, c: Array):
     With ``a = c/(c + d)`` and ``b = d/(c + d)`` (so ``a + b = 1``):
     ``φ = s_⊥ + Σ s a²``, ``ψ = Σ s b (1 + a)``, ``w = 2 Σ s a² b``.
     """
-    a = c / (c + d)
-    b = d / (c + d)
+    inv = 1.0 / (c + d)  # one division per term: this is the root finder's inner loop
+    a = c * inv
+    b = d * inv
     phi = s_perp + jnp.sum(s * a * a)
     psi = jnp.sum(s * b * (1.0 + a))
     w = 2.0 * jnp.sum(s * a * a * b)
@@ -87,11 +88,16 @@ def _residual_terms(d: Array, s: Array, s_perp: Array, c: Array):
 
 
 @jax.jit
-def multiplier_core(d: Array, s: Array, s_perp: Array, keps: Array) -> MultiplierResult:
+def multiplier_core(
+    d: Array, s: Array, s_perp: Array, keps: Array, c_start: Array | None = None
+) -> MultiplierResult:
     """Solve ``φ(c) = keps`` for eigenvalues ``d >= 0`` and energies ``s >= 0``.
 
     The jittable, vmappable core behind :func:`multiplier` and the rounds of
     ``kernel_sd.distill``: arguments are trusted, failures come back as ``status``.
+    ``c_start``: where Newton starts (clipped into the bracket; default its
+    midpoint in ``log c``), e.g. the previous round's multiplier, which is
+    close below the next one (``c_t`` increases with ``t``).
     """
     dtype = d.dtype
     eps = jnp.finfo(dtype).eps
@@ -149,6 +155,9 @@ def multiplier_core(d: Array, s: Array, s_perp: Array, keps: Array) -> Multiplie
         return u_new, lo, hi, it + 1, done
 
     u0 = 0.5 * (lo + hi)
+    if c_start is not None:
+        start = jnp.log(jnp.asarray(c_start, dtype))
+        u0 = jnp.where(jnp.isfinite(start), jnp.clip(start, lo, hi), u0)
     state = (u0, lo, hi, jnp.asarray(0), ~active | (hi - lo <= tol))
     u, _, _, iters, done = jax.lax.while_loop(cond, body, state)
 
