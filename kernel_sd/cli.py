@@ -280,9 +280,11 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    name = {"distill": "bench_distill.py", "gpu": "bench_gpu.py"}.get(
-        args.suite, "bench_scale.py"
-    )
+    name = {
+        "distill": "bench_distill.py",
+        "gpu": "bench_gpu.py",
+        "shapes": "bench_shapes.py",
+    }.get(args.suite, "bench_scale.py")
     script = experiments_dir() / "benchmarks" / name
     if not script.is_file():
         raise UsageError(f"{script} not found; `bench` runs from a source checkout.")
@@ -468,24 +470,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _sub(
         sub, "bench", "benchmarks: exact path, time/memory vs n, n = 10^6, accelerators",
-        "distill (default): full traces against Gram + eigh, per-round Cholesky refits "
-        "and 64-value eps sweeps (bench_distill.py). scale: time and peak memory of a "
+        "distill (default): side by side with scikit-learn's KernelRidge, himalaya "
+        "(if installed) and NumPy eigh-once / Cholesky-once references: penalised "
+        "fits, constrained traces (also against Gram + eigh, per-round refits and "
+        "64-value eps sweeps) and features (bench_distill.py). scale: time and peak memory of a "
         "10-round trace from n = 10^3 to 10^6, exact, Nystrom and Lanczos paths, with "
         "a figure (bench_scale.py curve). million: the n = 10^6, m = 4000 trace "
         "(bench_scale.py million). gpu: exact eigh to the largest n that fits, float64 "
         "and float32, and the low-rank path, on whatever device JAX has (bench_gpu.py). "
+        "shapes: every kernel-block product (features, Nystrom, Lanczos) at shapes "
+        "around 1000 against NumPy (bench_shapes.py). "
         "Tables are printed and results written into --out.",
-        ["kernel-sd bench --quick", "kernel-sd bench --sizes 1000 2000",
-         "kernel-sd bench scale", "kernel-sd bench million", "kernel-sd bench gpu"],
+        ["kernel-sd bench --quick", "kernel-sd bench --sizes 1000 3000",
+         "kernel-sd bench scale", "kernel-sd bench million", "kernel-sd bench gpu",
+         "kernel-sd bench shapes"],
     )  # fmt: skip
     p.add_argument("suite", nargs="?", default="distill",
-                   choices=("distill", "scale", "million", "gpu"),
+                   choices=("distill", "scale", "million", "gpu", "shapes"),
                    help="which benchmark (default distill)")  # fmt: skip
     p.add_argument(
         "--sizes",
         type=_positive_int,
         nargs="+",
-        help="n values (default 1000 2000 4000)",
+        help="n values (default 1000 3000 6000)",
     )
     p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     p.add_argument(
