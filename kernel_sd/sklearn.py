@@ -84,7 +84,12 @@ class _SelfDistillationBase(BaseEstimator):
     def _fit_penalised(self, X, Y):
         """Predictions only: one Cholesky of ``G + lam·I``; ``trace_`` on demand."""
         tr = self_distill(
-            self.kernel_, X, Y, lam=self._penalty(), rounds=self.rounds, method="cholesky"
+            self.kernel_,
+            X,
+            Y,
+            lam=self._penalty(),
+            rounds=self.rounds,
+            method="cholesky",
         )
         self._trace = None
         # f_t(x) = g_xᵀ a_t = k(x, X) a_t / K: scikit-learn's dual_coef_ convention

@@ -126,7 +126,10 @@ def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
                 r = np.exp(logc) * np.linalg.solve(np.exp(logc) * I + Gt, yt)
                 return r @ r - n * eps
 
-            c = np.exp(brentq(phi, -40.0, 10.0, xtol=1e-14, rtol=1e-15))
+            # c >= 1e-8: far below the roots here (> 0.2) and far above the
+            # round-off eigenvalues (~1e-16, of either sign) of the numerical null
+            # space of G̃, where cI + G̃ would be singular.
+            c = np.exp(brentq(phi, np.log(1e-8), 10.0, xtol=1e-14, rtol=1e-15))
         else:
             c = lam
         alpha = np.linalg.solve(c * I + Gt, yt)

@@ -71,8 +71,8 @@ def product_programs(monkeypatch):
     seen, checked_terms = [], set()
     original = _blocks._tile_programs
 
-    def spy(term, reduce, devices):
-        mesh, tile, consume = original(term, reduce, devices)
+    def spy(term, reduce, devices, transpose=False):
+        mesh, tile, consume = original(term, reduce, devices, transpose)
 
         def consume_checked(*args):
             if term not in checked_terms:

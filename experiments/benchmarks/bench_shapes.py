@@ -156,10 +156,14 @@ def cases(ops, full: bool, quick: bool, kernel, np_kernel):
             )  # fmt: skip
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def timed(fn, clock: str) -> float:
+    now = CLOCKS[clock]
+    t0 = now()
     jax.block_until_ready(fn())
-    return time.perf_counter() - t0
+    return now() - t0
 
 
 def main(argv=None) -> int:
@@ -172,6 +176,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--fused", action="store_true", help="also time jit(k(A, B) @ M), one program"
     )
+    parser.add_argument(
+        "--clock", choices=tuple(CLOCKS), default="wall",
+        help="wall time (default) or process CPU time (pin to one core for that)",
+    )  # fmt: skip
     parser.add_argument("--out", default=None, help="write bench_shapes.json here")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
@@ -181,6 +189,7 @@ def main(argv=None) -> int:
     print(
         f"# machine: {machine}; jax {jax.__version__} on {jax.devices()[0].platform}; "
         f"{args.kernel} (l={ELL}), p = {P}, float64, tiles of {DEFAULT_TILE_ROWS} rows; "
+        f"clock: {args.clock}; "
         f"ratio = time / NumPy (cdist + exp, OpenBLAS) on the same tiles, median of "
         f"{repeats} interleaved runs"
     )
@@ -202,7 +211,7 @@ def main(argv=None) -> int:
             for k in names:
                 if k == "fused" and rep > 0 and t["fused"][0] > SLOW:
                     continue  # on the cliff: once is enough
-                t[k].append(timed(case[k]))
+                t[k].append(timed(case[k], args.clock))
         med = {k: statistics.median(v) for k, v in t.items()}
         row = {"op": case["op"], "shape": case["shape"], "numpy_s": med["numpy"],
                "ratio": med["ksd"] / med["numpy"],
@@ -222,7 +231,8 @@ def main(argv=None) -> int:
           f"{worst['shape']})")  # fmt: skip
     if args.out:
         params = {"ops": args.ops, "full": args.full, "quick": args.quick,
-                  "repeats": repeats, "kernel": args.kernel, "fused": args.fused}  # fmt: skip
+                  "repeats": repeats, "kernel": args.kernel, "fused": args.fused,
+                  "clock": args.clock}  # fmt: skip
         path = results.write(args.out, "bench_shapes", params=params,
                              numbers={"rows": rows, "machine": machine})  # fmt: skip
         print(f"wrote: {path}")

@@ -53,9 +53,9 @@ def _times(K, w, rows, shared):
     return K @ shared
 
 
-def _transposed_times(K, w, rows, shared):
-    """``K_bᵀ y_b``: one term of ``k(A, B)ᵀ y`` (padding rows weighted 0)."""
-    return K.T @ (rows[0] * w[:, None])
+def _transposed_times(Kt, w, rows, shared):
+    """``K_bᵀ y_b`` from the transposed tile: one term of ``k(A, B)ᵀ y``."""
+    return Kt @ (rows[0] * w[:, None])  # padding rows weighted 0
 
 
 def kernel_matmul(
@@ -74,9 +74,7 @@ def kernel_matmul(
     several split the row tiles over them.
     """
     rows = tile_rows(B.shape[0], block_size)
-    return tile_map(
-        kernel, A, B, _times, shared=M, block_size=rows, devices=devices
-    )
+    return tile_map(kernel, A, B, _times, shared=M, block_size=rows, devices=devices)
 
 
 def kernel_rmatmul(
@@ -98,6 +96,7 @@ def kernel_rmatmul(
         rows=(Y,),
         block_size=rows,
         devices=devices,
+        transpose=True,
     )
 
 
@@ -110,16 +109,25 @@ def kernel_sum(
     *,
     block_size: int = DEFAULT_TILE_ROWS,
     devices=None,
+    transpose: bool = False,
 ):
     """``Σ_b term(k(A_b, B), w_b, (), shared)`` over row tiles ``A_b`` of ``A``.
 
     ``term`` must be hashable (module level), weight the rows of its tile by the
     0/1 mask ``w_b`` (padding rows have weight 0) and return a pytree of fixed
-    shapes.
+    shapes. With ``transpose`` it receives ``k(A_b, B)ᵀ`` instead (sums of
+    ``Kᵀ X`` products are then plain GEMMs).
     """
     rows = tile_rows(B.shape[0], block_size)
     return tile_sum(
-        kernel, A, B, term, shared=shared, block_size=rows, devices=devices
+        kernel,
+        A,
+        B,
+        term,
+        shared=shared,
+        block_size=rows,
+        devices=devices,
+        transpose=transpose,
     )
 
 

@@ -36,7 +36,6 @@ __all__ = ["lanczos_spectrum"]
 _clamped_low_rank = jax.jit(partial(clamped, complete=False))
 
 
-
 @partial(jax.jit, static_argnums=1)
 def _scaled(W: Array, n: int) -> Array:
     return W / n
