@@ -129,7 +129,7 @@ def cases(ops, full: bool, quick: bool, kernel, np_kernel):
                 yield dict(
                     op="nystrom_factor", shape=f"n={n} m={m}", flops=3 * n * m * m,
                     ksd=lambda X=jX, Z=jZ, L=jL, m=m: _sym_assemble(
-                        kernel_sum(kernel, X, Z, _factor_term, L), m),
+                        kernel_sum(kernel, X, Z, _factor_term, L.T, transpose=True), m),
                     numpy=lambda X=X, Z=Z, L=L, rows=rows: sum(
                         B.T @ B for B in np_tiles(np_kernel, X, Z, lambda K, L=L: K @ L,
                                                   rows)),
@@ -138,7 +138,7 @@ def cases(ops, full: bool, quick: bool, kernel, np_kernel):
                 yield dict(
                     op="nystrom_gram", shape=f"n={n} m={m}", flops=n * m * m,
                     ksd=lambda X=jX, Z=jZ, m=m: _sym_assemble(
-                        kernel_sum(kernel, X, Z, _gram_term), m),
+                        kernel_sum(kernel, X, Z, _gram_term, transpose=True), m),
                     numpy=lambda X=X, Z=Z, rows=rows: sum(
                         K.T @ K for K in np_tiles(np_kernel, X, Z, lambda K: K, rows)),
                 )  # fmt: skip
