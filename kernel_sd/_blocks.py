@@ -2,26 +2,31 @@
 
 The low-rank and matrix-free paths never hold an ``n × n`` (or ``n × m``) kernel
 matrix. They sweep the ``n`` rows of ``X`` in blocks of ``b`` rows, and each block
-either produces its rows of the output (:func:`row_map`: ``k(X_b, Z) M``, the
-rows of ``G Q``) or adds a term to a sum (:func:`row_sum`: ``K_mn K_nm``,
-``K_mn y``). Working memory is one block, ``O(b · m)``.
+either produces its rows of the output (Gram tiles ``k(X_b, Z)``, ``k(X_b, Z) M``,
+the rows of ``G Q``) or adds a term to a sum (``K_mn K_nm``, ``K_mn y``). Working
+memory is one block, ``O(b · m)``.
+
+Two engines:
+
+- :func:`row_map` / :func:`row_sum` compile the whole sweep as one program
+  (a ``lax.map`` / ``lax.scan`` over the blocks): for block functions without a
+  kernel-times-matrix product, such as the Gram tiles;
+- :func:`tile_map` / :func:`tile_sum`, for kernel tiles that feed a matrix
+  product: each step evaluates the tile ``k(A_b, B)`` in one compiled program
+  and consumes it (``k(A_b, B) M``, ``Σ term``) in a second one, with a host
+  loop over the steps. XLA cannot fuse across programs, so no kernel evaluation
+  ever runs inside a GEMM's tile loops. Inside one program XLA-CPU (jax 0.10)
+  fuses the whole chain "distances, exp, dot" into one kernel that re-evaluates
+  the kernel entries for every output tile when the output block is square —
+  about 1 GFLOP/s, 10–15x slower — and ``lax.optimization_barrier`` does not
+  prevent it (it is removed before fusion). Every tile has the same shape (the
+  last one padded), so a sweep compiles its two programs once.
 
 With several devices the blocks are split over a 1-D mesh (axis ``"rows"``) with
 ``jax.shard_map``; the per-block computation is the same function, the shared
-arguments are replicated, and :func:`row_sum` adds the per-device sums with a
-``psum``. :func:`row_map` therefore returns the same numbers as on one device;
-:func:`row_sum` the same up to the order of the final additions (round-off).
-
-Kernel tiles that feed a matrix product go through :func:`tile_map` and
-:func:`tile_sum` instead: each step evaluates the tile ``k(A_b, B)`` in one
-compiled program and consumes it (``k(A_b, B) M``, ``Σ term``) in a second one,
-with a host loop over the steps. XLA cannot fuse across programs, so no kernel
-evaluation ever runs inside a GEMM's tile loops. Inside one program XLA-CPU
-(jax 0.10) fuses the whole chain "distances, exp, dot" into one kernel that
-re-evaluates the kernel entries for every output tile when the output block is
-square — about 1 GFLOP/s, 10–15x slower — and ``lax.optimization_barrier`` does
-not prevent it (it is removed before fusion). Every tile has the same shape (the
-last one padded), so a sweep compiles its two programs once.
+arguments are replicated, and sums are added over the devices at the end. Maps
+therefore return the same numbers as on one device; sums the same up to the
+order of the final additions (round-off).
 """
 
 from __future__ import annotations
@@ -257,7 +262,8 @@ def _tile_sweep(
     for i in range(steps):  # async dispatch: the host runs ahead of the device
         K = tile(kernel, blocks, B, i)
         out = consume(out, K, mask, rows, shared, i)
-        pending.append(K)
+        if not isinstance(K, jax.core.Tracer):  # under a caller's jit: nothing runs yet
+            pending.append(K)
         if len(pending) > _IN_FLIGHT:
             pending.pop(0).block_until_ready()
     if reduce:
