@@ -19,9 +19,11 @@ from kernel_sd import filters as filters
 from kernel_sd import fit as fit
 from kernel_sd import kernels as kernels
 from kernel_sd import lanczos as lanczos  # former module path of lanczos_spectrum
+from kernel_sd import selection as selection
 from kernel_sd import spectra as spectra
 from kernel_sd import spectral as spectral  # former module path of the spectra
 from kernel_sd import theory as theory
+from kernel_sd._pytree import dataclass_pytree as dataclass_pytree
 from kernel_sd.distill import DistillTrace as DistillTrace
 from kernel_sd.distill import distill_from_spectrum as distill_from_spectrum
 from kernel_sd.distill import self_distill as self_distill
@@ -62,6 +64,7 @@ __all__ = [
     "Spectrum",
     "Trace",
     "data",
+    "dataclass_pytree",
     "distill_from_spectrum",
     "dynamics",
     "features",
@@ -75,6 +78,7 @@ __all__ = [
     "nets",
     "nystrom_spectrum",
     "plotting",
+    "selection",
     "self_distill",
     "self_distill_sweep",
     "spectra",

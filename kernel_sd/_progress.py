@@ -17,20 +17,25 @@ def progress(
 ) -> Iterator[T]:
     """Yield ``items`` while drawing ``desc [#####.....] i/N  elapsed`` on stderr.
 
-    On a terminal the bar redraws in place; otherwise (logs, CI) one line is
-    printed per item so the log shows where a long run is.
+    On a terminal the bar redraws in place. Otherwise (logs, CI, a pipe) a single
+    line is written when the loop ends, so a log holds one line per loop.
     """
     items = list(items) if total is None and not hasattr(items, "__len__") else items
     total = len(items) if total is None else total  # type: ignore[arg-type]
     tty = sys.stderr.isatty()
     start = time.perf_counter()
     width = 24
-    for i, item in enumerate(items, start=1):
-        yield item
-        elapsed = time.perf_counter() - start
+    i = 0
+
+    def line() -> str:
         filled = int(width * i / max(total, 1))
-        line = f"{desc} [{'#' * filled}{'.' * (width - filled)}] {i}/{total}  {elapsed:6.1f}s"
-        sys.stderr.write(("\r" + line) if tty else line + "\n")
-        sys.stderr.flush()
-    if tty:
-        sys.stderr.write("\n")
+        elapsed = time.perf_counter() - start
+        return f"{desc} [{'#' * filled}{'.' * (width - filled)}] {i}/{total}  {elapsed:6.1f}s"
+
+    for i, item in enumerate(items, start=1):  # noqa: B007  (read by line())
+        yield item
+        if tty:
+            sys.stderr.write("\r" + line())
+            sys.stderr.flush()
+    sys.stderr.write("\n" if tty else line() + "\n")
+    sys.stderr.flush()

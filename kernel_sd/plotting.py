@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from kernel_sd.distill import DistillTrace
+if TYPE_CHECKING:
+    from kernel_sd import DistillTrace
 
 __all__ = [
     "STYLE",
@@ -24,6 +26,7 @@ __all__ = [
     "new_figure",
     "round_colors",
     "plot_fits",
+    "plot_fit_curves",
     "plot_rounds",
     "plot_spectrum",
     "save",
@@ -94,9 +97,30 @@ def plot_fits(
         raise ValueError(
             "`trace` has no test predictions; run self_distill with X_test."
         )
+    return plot_fit_curves(
+        np.asarray(trace.test_pred), trace.collapse_round, X, y, X_test, y_true,
+        title=title,
+    )  # fmt: skip
+
+
+def plot_fit_curves(
+    test_pred: np.ndarray,
+    collapse_round: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_test: np.ndarray,
+    y_true: np.ndarray | None = None,
+    *,
+    title: str = "Self-distillation: fit after each round",
+) -> Figure:
+    """:func:`plot_fits` from stored numbers: ``test_pred`` (T, m) and the collapse round.
+
+    ``collapse_round`` is the first round with ``f = 0`` (``-1`` when none).
+    """
     if np.asarray(X).shape[1] != 1:
         raise ValueError("plot_fits draws 1-D problems; `X` must have one column.")
-    last = trace.collapse_round if trace.collapse_round >= 0 else trace.rounds
+    rounds = len(test_pred)
+    last = collapse_round if collapse_round >= 0 else rounds
     colors = round_colors(max(last, 1))
     fig, axes = new_figure(width=5.0, height=3.2)
     ax = axes[0, 0]
@@ -105,20 +129,10 @@ def plot_fits(
         if y_true is not None:
             ax.plot(grid, y_true, color="0.3", ls="--", lw=1.2, label="clean target")
         for t in range(last):
-            ax.plot(
-                grid,
-                np.asarray(trace.test_pred[t]),
-                color=colors[t],
-                label=f"round {t}",
-            )
-        if last < trace.rounds:
-            ax.plot(
-                grid,
-                np.zeros_like(grid),
-                color="0.6",
-                lw=1.0,
-                label=f"round {last}+ (collapsed: f = 0)",
-            )
+            ax.plot(grid, np.asarray(test_pred[t]), color=colors[t], label=f"round {t}")
+        if last < rounds:
+            ax.plot(grid, np.zeros_like(grid), color="0.6", lw=1.0,
+                    label=f"round {last}+ (collapsed: f = 0)")  # fmt: skip
         ax.scatter(
             np.asarray(X)[:, 0], y, color="k", s=14, zorder=5, label="training data"
         )
@@ -133,16 +147,21 @@ def plot_fits(
 
 
 def save(fig: Figure, path, *, pdf: bool = False) -> list[str]:
-    """Save ``fig`` as PNG at ``path`` (and a PDF beside it); return the paths written."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = [str(path)]
+    """Save ``fig`` as PNG at ``path`` (and a PDF beside it); return the paths written.
+
+    Each file is written to a temporary file in the same folder and renamed, so an
+    interrupted save leaves the previous figure in place, never a truncated one.
+    """
+    from kernel_sd.results import write_atomic
+
+    paths = [pathlib.Path(path)]
+    if pdf:
+        paths.append(paths[0].with_suffix(".pdf"))
     with style():
-        fig.savefig(path)
-        if pdf:
-            fig.savefig(path.with_suffix(".pdf"))
-            written.append(str(path.with_suffix(".pdf")))
-    return written
+        for p in paths:
+            fmt = p.suffix.lstrip(".").lower() or "png"
+            write_atomic(p, lambda f, fmt=fmt: fig.savefig(f, format=fmt))
+    return [str(p) for p in paths]
 
 
 def plot_rounds(
@@ -210,7 +229,7 @@ def plot_spectrum(spec, *, title: str = "Eigenvalues of G = k(X, X)/K") -> Figur
             color=OKABE_ITO[3],
             ls="--",
             lw=1,
-            label=f"noise floor ({int(spec.n_clamped)} below, set to 0)",
+            label=f"noise floor ({int(spec.n_clamped)} at or below)",
         )
         ax.set(xlabel="eigen-index k (descending)", ylabel="d_k", title=title)
         ax.legend(frameon=False)

@@ -74,7 +74,7 @@ def test_python_dash_m_help():
         check=False,
     )
     assert res.returncode == 0
-    for command in ("distill", "spectrum", "verify", "reproduce"):
+    for command in ("distill", "spectrum", "verify", "reproduce", "bench"):
         assert command in res.stdout
 
 
@@ -190,19 +190,15 @@ def test_bench_gpu_quick_runs_on_the_default_backend(tmp_path, capsys):
             assert p["max_rel_dc_vs_float64"] < 1e-3
 
 
-def test_bench_scale_point_runs_every_path(tmp_path):
-    import importlib.util
+def test_bench_point_runs_every_path(tmp_path):
     import json
 
-    path = cli.experiments_dir() / "benchmarks" / "bench_scale.py"
-    spec = importlib.util.spec_from_file_location("bench_scale", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     for method, extra in (("exact", []), ("nystrom", ["--m", "200"]),
                           ("lanczos", ["--k", "10"])):  # fmt: skip
         out = tmp_path / f"{method}.json"
-        argv = ["point", "--path", method, "--n", "300", *extra, "--json", str(out)]
-        assert mod.main(argv) == 0
+        argv = ["bench", "point", "--path", method, "--n", "300", *extra,
+                "--json", str(out), "--out", str(tmp_path)]  # fmt: skip
+        assert cli.main(argv) == 0
         res = json.loads(out.read_text())
         assert res["n"] == 300 and res["total_s"] > 0 and res["peak_gib"] > 0
-        assert len(res["c"]) == mod.ROUNDS and res["collapse_round"] >= 1
+        assert len(res["c"]) == 10 and res["collapse_round"] >= 1

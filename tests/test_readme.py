@@ -40,3 +40,27 @@ def test_quickstart_runs_and_its_claims_hold(capsys):
     best = int(test_mse.argmin())
     assert 0 < best < cr  # a few rounds help, more rounds hurt
     assert np.all(np.diff(np.asarray(tr.effective_dimension)) <= 0)
+
+
+def test_command_table_lists_every_subcommand():
+    import argparse
+
+    from kernel_sd import cli
+
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    table = README[README.index("## Command line") :].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `kernel-sd ")]
+    listed = {row.split()[2].rstrip("`") for row in rows}
+    assert listed == set(sub.choices), (listed, set(sub.choices))
+
+
+def test_first_command_writes_outside_tracked_folders():
+    from kernel_sd import cli
+
+    intro = README[: README.index("## Quickstart")]
+    assert (
+        f"`{cli.DEFAULT_OUT}/`" in intro
+        and "figures/distill" not in intro.split("![")[0]
+    )
+    assert f"/{cli.DEFAULT_OUT}/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -29,16 +29,15 @@ one BLAS thread: ``OPENBLAS_NUM_THREADS=1 taskset -c 1 python ...``). Both are
 recorded in the JSON file.
 
 Usage:
-    python experiments/benchmarks/bench_distill.py            # n = 1000, 3000, 6000
-    python experiments/benchmarks/bench_distill.py --quick    # n = 200, seconds
-    kernel-sd bench [--sizes 1000 3000] [--skip-baseline]
+    kernel-sd bench distill                # n = 1000, 3000, 6000 (or: python -m experiments.benchmarks)
+    kernel-sd bench distill --quick        # n = 200, seconds
+    kernel-sd bench distill --sizes 1000 3000 --clock cpu --skip-baseline
 
 Machine and recorded tables: experiments/benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -47,17 +46,15 @@ import time
 from functools import partial
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+from scipy.spatial.distance import cdist
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.linalg  # noqa: E402
-import scipy.optimize  # noqa: E402
-from scipy.spatial.distance import cdist  # noqa: E402
-
-import kernel_sd as ksd  # noqa: E402
-from kernel_sd import results  # noqa: E402
+import kernel_sd as ksd
+from experiments.benchmarks import Option, benchmark
+from kernel_sd import results
 
 P = 3  # input dimension
 NOISE = 0.3  # label noise std
@@ -465,28 +462,30 @@ def features(n, repeats, min_seconds, clock):
     return {"timings": timings, "checks": checks, "ratios": rows}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 6000])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="n = 200 only, 1 repeat")
-    parser.add_argument(
-        "--tables", nargs="+", default=["penalised", "constrained", "features"],
-        choices=["penalised", "constrained", "features"], help="which tables to run",
-    )  # fmt: skip
-    parser.add_argument(
-        "--clock", choices=["wall", "cpu"], default="wall",
-        help="ratios of wall time (default) or of process CPU time",
-    )  # fmt: skip
-    parser.add_argument(
-        "--skip-baseline", action="store_true", help="skip (b), the slow refits"
-    )
-    parser.add_argument(
-        "--refit-max", type=int, default=3000,
-        help="largest n at which (b), the per-round refit baseline, runs",
-    )  # fmt: skip
-    parser.add_argument("--out", default=None, help="write bench_distill.json here")
-    args = parser.parse_args(argv)
+@benchmark(
+    "distill",
+    help="side by side with scikit-learn's KernelRidge, himalaya (if installed) and "
+    "NumPy eigh-once / Cholesky-once references: penalised fits, constrained traces "
+    "(also against Gram + eigh, per-round refits and 64-value eps sweeps) and "
+    "features (bench_distill.py)",
+    options=[
+        Option("--sizes", [1000, 3000, 6000], {"type": int, "nargs": "+",
+               "help": "n values"}),
+        Option("--repeats", 3, {"type": int, "help": "warm runs at least"}),
+        Option("--tables", ["penalised", "constrained", "features"], {
+            "nargs": "+", "choices": ["penalised", "constrained", "features"],
+            "help": "which tables to run"}),
+        Option("--clock", "wall", {"choices": ["wall", "cpu"],
+               "help": "ratios of wall time or of process CPU time"}),
+        Option("--skip-baseline", False, {"action": "store_true",
+               "help": "skip (b), the slow refits"}),
+        Option("--refit-max", 3000, {"type": int,
+               "help": "largest n at which (b), the per-round refit baseline, runs"}),
+    ],
+)  # fmt: skip
+def run(args) -> int:
+    if args.quick and {"sizes", "repeats"} & args.given:
+        raise ValueError("--quick runs n = 200 once; give --quick or --sizes/--repeats.")
     sizes = [200] if args.quick else args.sizes
     repeats = 1 if args.quick else args.repeats
     min_seconds = 0.0 if args.quick else MIN_SECONDS
@@ -533,6 +532,3 @@ def main(argv=None) -> int:
         print(f"predictions disagree beyond {AGREE:g} (see DISAGREES above)")
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

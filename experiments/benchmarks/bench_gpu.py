@@ -2,8 +2,8 @@
 
 Runs unchanged on any JAX backend (NVIDIA GPU with ``jax[cuda]``, TPU, or CPU):
 
-    python experiments/benchmarks/bench_gpu.py --out figures
-    python experiments/benchmarks/bench_gpu.py --quick          # tiny sizes, any machine
+    kernel-sd bench gpu --out figures
+    kernel-sd bench gpu --quick          # tiny sizes, any machine
 
 1. **Exact path**, float64 and float32: the Gram matrix, ``eigh`` and a 10-round
    constrained trace for n = 2048, 4096, 8192, ... until the next size would not
@@ -13,7 +13,7 @@ Runs unchanged on any JAX backend (NVIDIA GPU with ``jax[cuda]``, TPU, or CPU):
 2. **Low-rank path**, float64: ``nystrom_spectrum`` (uniform landmarks, the
    ``"gram"`` accumulation) and the trace at n = 10⁵ and 10⁶, m = 4000.
 
-The table is printed and, with ``--out``, written to ``bench_gpu_<device>.json``
+The table is printed and written to ``<out>/bench_gpu_<device>.json``
 with the device name. The problem is the one of ``bench_scale.py`` (p = 10,
 Matérn 3/2, ε = 0.05·‖y‖²/n). float32 is safe for the trace when the spectrum's
 condition number over the eigenvalues the multipliers resolve stays under ~10⁴
@@ -23,23 +23,17 @@ in ``c_t`` so the reader can judge.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import time
 import warnings
 
 import jax
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-
-import kernel_sd as ksd  # noqa: E402
-from kernel_sd import results  # noqa: E402
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from bench_scale import EPS_FRACTION, KERNEL, ROUNDS, problem  # noqa: E402
+import kernel_sd as ksd
+from experiments.benchmarks import Option, benchmark
+from experiments.benchmarks.bench_scale import EPS_FRACTION, ROUNDS, kernel, problem
+from kernel_sd import results
 
 
 def _timed(fn):
@@ -50,7 +44,7 @@ def _timed(fn):
 
 
 def _trace(spec, X, y, eps):
-    return ksd.self_distill(KERNEL, X, y, eps=eps, rounds=ROUNDS, spectrum=spec)
+    return ksd.self_distill(kernel(), X, y, eps=eps, rounds=ROUNDS, spectrum=spec)
 
 
 def _device_bytes(device) -> float | None:
@@ -67,8 +61,8 @@ def exact_point(n: int, dtype, seed: int) -> dict:
     y = jax.device_put(y.astype(dtype))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        spec, cold = _timed(lambda: ksd.spectrum(KERNEL, X, max_memory_gb=1e6))
-        spec, t_spec = _timed(lambda: ksd.spectrum(KERNEL, X, max_memory_gb=1e6))
+        spec, cold = _timed(lambda: ksd.spectrum(kernel(), X, max_memory_gb=1e6))
+        spec, t_spec = _timed(lambda: ksd.spectrum(kernel(), X, max_memory_gb=1e6))
         _trace(spec, X, y, eps)  # compile
         tr, t_rounds = _timed(lambda: _trace(spec, X, y, eps))
     return {
@@ -84,7 +78,7 @@ def lowrank_point(n: int, m: int, seed: int) -> dict:
 
     def spectrum():
         return ksd.nystrom_spectrum(
-            KERNEL, X, m=m, landmarks="uniform", accumulate="gram", seed=seed
+            kernel(), X, m=m, landmarks="uniform", accumulate="gram", seed=seed
         )
 
     spec, t_spec = _timed(spectrum)
@@ -96,15 +90,17 @@ def lowrank_point(n: int, m: int, seed: int) -> dict:
     }  # fmt: skip
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-n", type=int, default=1 << 17, help="cap of the exact n")
-    parser.add_argument("--m", type=int, default=4000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (any machine)")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-
+@benchmark(
+    "gpu",
+    help="exact eigh to the largest n that fits, float64 and float32, and the "
+    "low-rank path, on whatever device JAX has (bench_gpu.py)",
+    options=[
+        Option("--max-n", 1 << 17, {"type": int, "help": "cap of the exact n"}),
+        Option("--m", 4000, {"type": int, "help": "Nyström landmarks"}),
+        Option("--seed", 0, {"type": int, "help": "random seed"}),
+    ],
+)  # fmt: skip
+def run(args) -> int:
     device = jax.devices()[0]
     name = f"{device.platform}:{device.device_kind}"
     limit = _device_bytes(device)
@@ -145,16 +141,15 @@ def main(argv=None) -> int:
             print(
                 f"float32 vs float64 at n = {p['n']}: max |dc|/c = {p['max_rel_dc_vs_float64']}"
             )
-    if args.out:
-        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-        results.write(
-            args.out, f"bench_gpu_{slug}",
-            params={"sizes": sizes, "lowrank": lowrank, "max_n": args.max_n,
-                    "eps_fraction": EPS_FRACTION, "rounds": ROUNDS},
-            numbers={"device": name, "device_count": len(jax.devices()),
-                     "memory_bytes": limit, "points": points},
-            seed=args.seed,
-        )  # fmt: skip
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    results.write(
+        args.out, f"bench_gpu_{slug}",
+        params={"sizes": sizes, "lowrank": lowrank, "max_n": args.max_n,
+                "eps_fraction": EPS_FRACTION, "rounds": ROUNDS},
+        numbers={"device": name, "device_count": len(jax.devices()),
+                 "memory_bytes": limit, "points": points},
+        seed=args.seed,
+    )  # fmt: skip
     return 0
 
 
@@ -163,7 +158,3 @@ def _row(p) -> str:
     return (f"{p['path']:>8} {p['dtype']:>8} n = {p['n']:>8} {size:>9}  spectrum "
             f"{p['spectrum_s']:8.2f} s  rounds {p['rounds_s']:6.2f} s  rank {p['rank']}"
             + (f"  [{'; '.join(p['warnings'])}]" if p["warnings"] else ""))  # fmt: skip
-
-
-if __name__ == "__main__":
-    sys.exit(main())

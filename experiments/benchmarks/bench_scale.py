@@ -9,16 +9,17 @@ peak resident memory is its own:
 
 Usage::
 
-    python experiments/benchmarks/bench_scale.py million --out figures
-    python experiments/benchmarks/bench_scale.py curve --out figures
-    python experiments/benchmarks/bench_scale.py point --path nystrom --n 100000 --m 1000
-    python experiments/benchmarks/bench_scale.py curve --quick --out /tmp/x   # seconds
-    python experiments/benchmarks/bench_scale.py plot --out figures  # redraw, table
+    kernel-sd bench million --out figures
+    kernel-sd bench scale --out figures
+    kernel-sd bench point --path nystrom --n 100000 --m 1000
+    kernel-sd bench scale --quick --out /tmp/x       # seconds
+    kernel-sd bench scale --redraw --out figures     # redraw the figure, print the table
 
-``million`` is the 10⁶-point trace (p = 10, m = 4000 uniform landmarks, the
-``"gram"`` accumulation, implicit eigenvectors); ``curve`` runs every point of
-the n grid in a subprocess, writes ``bench_scale.json`` and draws
-``bench_scale.png`` (with the ``million`` point when its JSON is in ``--out``).
+(``python -m experiments.benchmarks`` is the same program.) ``million`` is the
+10⁶-point trace (p = 10, m = 4000 uniform landmarks, the ``"gram"`` accumulation,
+implicit eigenvectors); ``scale`` runs every point of the n grid in a subprocess,
+writes ``bench_scale.json`` and draws ``bench_scale.png`` (with the ``million``
+point when its JSON is in ``--out``).
 
 The problem: ``X`` uniform on ``[−1, 1]^10``, ``y = sin(2 x₁) + x₂ x₃ + 0.1·noise``,
 Matérn 3/2 kernel with ℓ = 1, ``ε = 0.05 · ‖y‖²/n``, T = 10 rounds. Timings are
@@ -39,19 +40,17 @@ import tempfile
 import time
 
 import jax
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-
-import kernel_sd as ksd  # noqa: E402
-from kernel_sd import plotting, results  # noqa: E402
+import kernel_sd as ksd
+from experiments.benchmarks import Option, benchmark
+from kernel_sd import results
 
 P = 10  # input dimension
 ROUNDS = 10  # T
 NOISE = 0.1  # label noise std
 EPS_FRACTION = 0.05  # ε = EPS_FRACTION · ‖y‖²/n: rounds stay active to ~round 5
-KERNEL = ksd.kernels.Matern(nu=1.5, lengthscale=1.0)
+NU, LENGTHSCALE = 1.5, 1.0  # Matérn kernel
 GOAL_SECONDS, GOAL_GIB = 600.0, 6.0  # the 10⁶-point goal: 10 minutes, 6 GiB
 
 EXACT_N = (1000, 2000, 4000, 8000)
@@ -61,6 +60,10 @@ CURVE_M, CURVE_K = 1000, 50  # landmarks and Lanczos eigenpairs along the curve
 LANCZOS_EPS_MARGIN = 1.5  # Lanczos points: ε at least 1.5 × the energy outside span V_k
 MILLION = {"path": "nystrom", "n": 1_000_000, "m": 4000, "landmarks": "uniform",
            "accumulate": "gram"}  # fmt: skip
+
+
+def kernel():
+    return ksd.kernels.Matern(nu=NU, lengthscale=LENGTHSCALE)
 
 
 def problem(n: int, seed: int):
@@ -74,16 +77,17 @@ def run_point(path: str, n: int, *, m: int, k: int, landmarks: str, accumulate: 
               seed: int) -> dict:  # fmt: skip
     """Time one trace in this process; return its numbers (peak memory included)."""
     X, y, eps = problem(n, seed)
+    kern = kernel()
     t0 = time.perf_counter()
     if path == "exact":
-        spec = ksd.spectrum(KERNEL, X, max_memory_gb=64.0)
+        spec = ksd.spectrum(kern, X, max_memory_gb=64.0)
     elif path == "nystrom":
         spec = ksd.nystrom_spectrum(
-            KERNEL, X, m=min(m, n), landmarks=landmarks, accumulate=accumulate,
+            kern, X, m=min(m, n), landmarks=landmarks, accumulate=accumulate,
             seed=seed,
         )  # fmt: skip
     else:
-        spec = ksd.lanczos_spectrum(KERNEL, X, k=k, seed=seed)
+        spec = ksd.lanczos_spectrum(kern, X, k=k, seed=seed)
     jax.block_until_ready(spec.eigvals)
     t_spec = time.perf_counter() - t0
     if path == "lanczos":
@@ -91,7 +95,7 @@ def run_point(path: str, n: int, *, m: int, k: int, landmarks: str, accumulate: 
         outside = float(y @ y - np.sum(np.asarray(spec.eigvecs.T @ y) ** 2)) / n
         eps = max(eps, LANCZOS_EPS_MARGIN * outside)
     t0 = time.perf_counter()
-    tr = ksd.self_distill(KERNEL, X, y, eps=eps, rounds=ROUNDS, spectrum=spec)
+    tr = ksd.self_distill(kern, X, y, eps=eps, rounds=ROUNDS, spectrum=spec)
     jax.block_until_ready(tr.train_pred)
     t_rounds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
@@ -129,22 +133,26 @@ def table(points) -> str:
 
 def point_in_subprocess(path: str, n: int, args) -> dict:
     """Run one point in a fresh interpreter (its own peak memory)."""
+    root = str(pathlib.Path(__file__).resolve().parents[2])  # holds experiments/
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "point.json"
-        cmd = [sys.executable, __file__, "point", "--path", path, "--n", str(n),
-               "--m", str(args.m), "--k", str(args.k), "--seed", str(args.seed),
-               "--json", str(out)]  # fmt: skip
-        proc = subprocess.run(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        cmd = [sys.executable, "-m", "experiments.benchmarks", "point", "--path", path,
+               "--n", str(n), "--m", str(args.m), "--k", str(args.k), "--seed",
+               str(args.seed), "--json", str(out), "--out", tmp]  # fmt: skip
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=root)  # fmt: skip
         if proc.returncode:
-            print(f"  failed: {proc.stderr.strip().splitlines()[-1]}")
+            print(f"  failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
             return None
         return json.loads(out.read_text())
 
 
 def figure(points, million):
     from matplotlib.ticker import FormatStrFormatter
+
+    from kernel_sd import plotting
 
     fig, axes = plotting.new_figure(2, 1, width=3.6, height=2.9)
     labels = {"exact": "exact (Gram + eigh)",
@@ -185,70 +193,82 @@ def figure(points, million):
     return fig
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("point", "curve", "million", "plot"))
-    parser.add_argument(
-        "--path", choices=("exact", "nystrom", "lanczos"), default="nystrom"
-    )
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--m", type=int, default=CURVE_M, help="Nyström landmarks")
-    parser.add_argument("--k", type=int, default=CURVE_K, help="Lanczos eigenpairs")
-    parser.add_argument(
-        "--landmarks", choices=ksd.spectral.LANDMARK_METHODS, default="uniform"
-    )
-    parser.add_argument("--accumulate", choices=ksd.spectral.ACCUMULATE_METHODS,
-                        default="factor")  # fmt: skip
-    parser.add_argument("--paths", nargs="+", choices=("exact", "nystrom", "lanczos"),
-                        help="curve: run only these paths (others kept from --out)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=None, help="write results (and figure) here")
-    args = parser.parse_args(argv)
+_SEED = Option("--seed", 0, {"type": int, "help": "random seed"})
+_M = Option("--m", CURVE_M, {"type": int, "help": "Nyström landmarks"})
+_K = Option("--k", CURVE_K, {"type": int, "help": "Lanczos eigenpairs"})
 
-    if args.what in ("point", "million"):
-        kw = dict(path=args.path, n=args.n, landmarks=args.landmarks,
-                  accumulate=args.accumulate)  # fmt: skip
-        if args.what == "million":
-            kw = dict(MILLION, n=20_000, m=500) if args.quick else dict(MILLION)
-        m = kw.pop("m", args.m)
-        res = run_point(m=m, k=args.k, seed=args.seed, **kw)
-        if args.json:
-            pathlib.Path(args.json).write_text(json.dumps(res))
-            return 0
-        print(header())
-        print(table([res]))
-        if args.out:
-            name = (
-                "bench_million"
-                if args.what == "million"
-                else f"bench_{res['path']}_n{res['n']}"
-            )
-            results.write(args.out, name, params=kw | {"m": m, "k": args.k}, numbers=res,
-                          seed=args.seed)  # fmt: skip
+
+@benchmark(
+    "point",
+    help="one problem size on one path, in this process (bench_scale.py)",
+    options=[
+        Option("--path", "nystrom", {"choices": ("exact", "nystrom", "lanczos"),
+               "help": "spectrum path"}),
+        Option("--n", 100_000, {"type": int, "help": "training points"}),
+        _M, _K, _SEED,
+        Option("--landmarks", "uniform", {"choices": ("pivoted", "uniform"),
+               "help": "landmark choice"}),
+        Option("--accumulate", "factor", {"choices": ("factor", "gram"),
+               "help": "Nyström accumulation"}),
+        Option("--json", None, {"help": argparse.SUPPRESS}),
+    ],
+)  # fmt: skip
+def point(args) -> int:
+    kw = dict(path=args.path, n=args.n, landmarks=args.landmarks,
+              accumulate=args.accumulate)  # fmt: skip
+    res = run_point(m=args.m, k=args.k, seed=args.seed, **kw)
+    if args.json:  # a point of the `scale` curve, run in its own process
+        pathlib.Path(args.json).write_text(json.dumps(res))
         return 0
+    print(header())
+    print(table([res]))
+    results.write(args.out, f"bench_{res['path']}_n{res['n']}",
+                  params=kw | {"m": args.m, "k": args.k}, numbers=res, seed=args.seed)  # fmt: skip
+    return 0
 
-    if args.what == "plot":  # redraw from the stored results
-        out = pathlib.Path(args.out or "figures")
-        stored, million = (
-            results.load(out, "bench_scale"),
-            results.load(out, "bench_million"),
-        )
-        fig = figure(stored.numbers["points"], million and million.numbers)
-        plotting.save(fig, out / "bench_scale.png", pdf=True)
-        print(header())
-        print(table(stored.numbers["points"] + ([million.numbers] if million else [])))
+
+@benchmark("million", help="the n = 10^6, m = 4000 trace (bench_scale.py)",
+           options=[_SEED])  # fmt: skip
+def million(args) -> int:
+    kw = dict(MILLION, n=20_000, m=500) if args.quick else dict(MILLION)
+    m = kw.pop("m")
+    res = run_point(m=m, k=CURVE_K, seed=args.seed, **kw)
+    print(header())
+    print(table([res]))
+    results.write(args.out, "bench_million", params=kw | {"m": m, "k": CURVE_K},
+                  numbers=res, seed=args.seed)  # fmt: skip
+    return 0
+
+
+@benchmark(
+    "scale",
+    help="time and peak memory of a 10-round trace from n = 10^3 to 10^6, exact, "
+    "Nyström and Lanczos paths, with a figure (bench_scale.py)",
+    options=[
+        _M, _K, _SEED,
+        Option("--paths", None, {"nargs": "+", "choices": ("exact", "nystrom", "lanczos"),
+               "help": "run only these paths (the others are kept from --out)"}),
+        Option("--redraw", False, {"action": "store_true",
+               "help": "only redraw the figure and print the table from --out"}),
+    ],
+)  # fmt: skip
+def scale(args) -> int:
+    out = pathlib.Path(args.out)
+    million = results.load(out, "bench_million")
+    million = None if million is None else million.numbers
+    if args.redraw:
+        stored = results.load(out, "bench_scale")
+        if stored is None:
+            raise ValueError(f"--redraw: no bench_scale record in {out}; run it first.")
+        _draw(out, stored.numbers["points"], million)
         return 0
-
     grids = {"exact": EXACT_N, "nystrom": NYSTROM_N, "lanczos": LANCZOS_N}
     if args.quick:
         grids = {"exact": (300, 600), "nystrom": (300, 3000), "lanczos": (300, 600)}
         args.m, args.k = min(args.m, 100), min(args.k, 10)
     if args.paths:
         grids = {p: grids[p] for p in args.paths}
-    out = None if args.out is None else pathlib.Path(args.out)
-    stored = None if out is None else results.load(out, "bench_scale")
+    stored = results.load(out, "bench_scale")
     # Points of paths not run now are kept from the stored curve.
     points = [] if stored is None else [
         p for p in stored.numbers["points"] if p["path"] not in grids]  # fmt: skip
@@ -261,17 +281,16 @@ def main(argv=None) -> int:
     points.sort(
         key=lambda p: (("exact", "nystrom", "lanczos").index(p["path"]), p["n"])
     )
-    print(header())
-    print(table(points))
-    if out is not None:
-        million = results.load(out, "bench_million")
-        million = None if million is None else million.numbers
-        results.write(out, "bench_scale", params={"m": args.m, "k": args.k},
-                      numbers={"points": points}, seed=args.seed)  # fmt: skip
-        plotting.save(figure(points, million), out / "bench_scale.png", pdf=True)
-        print(f"wrote {out / 'bench_scale.png'}")
+    results.write(out, "bench_scale", params={"m": args.m, "k": args.k},
+                  numbers={"points": points}, seed=args.seed)  # fmt: skip
+    _draw(out, points, million)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _draw(out: pathlib.Path, points, million) -> None:
+    from kernel_sd import plotting
+
+    plotting.save(figure(points, million), out / "bench_scale.png", pdf=True)
+    print(header())
+    print(table(points + ([million] if million else [])))
+    print(f"wrote {out / 'bench_scale.png'}")

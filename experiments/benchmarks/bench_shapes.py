@@ -18,38 +18,34 @@ the ratio kernel-sd / NumPy; ``--fused`` adds the one-program ``jit(k(A, B) @ M)
 that the library avoids (slow on the cliff: timed once there).
 
 Usage:
-    python experiments/benchmarks/bench_shapes.py            # shapes around 1000
-    python experiments/benchmarks/bench_shapes.py --full     # 960..1040 step 8, 2000, 4000
-    python experiments/benchmarks/bench_shapes.py --ops features lanczos --fused
-    python experiments/benchmarks/bench_shapes.py --quick    # small shapes, seconds
+    kernel-sd bench shapes            # shapes around 1000 (or: python -m experiments.benchmarks shapes)
+    kernel-sd bench shapes --full     # 960..1040 step 8, 2000, 4000
+    kernel-sd bench shapes --ops features lanczos --fused
+    kernel-sd bench shapes --quick    # small shapes, seconds
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.spatial.distance import cdist
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.spatial.distance import cdist  # noqa: E402
-
-import kernel_sd as ksd  # noqa: E402
-from kernel_sd import results  # noqa: E402
-from kernel_sd.spectra._products import (  # noqa: E402
+import kernel_sd as ksd
+from experiments.benchmarks import Option, benchmark
+from kernel_sd import results
+from kernel_sd.spectra._products import (
     DEFAULT_TILE_ROWS,
     kernel_matmul,
     kernel_sum,
     tile_rows,
 )
-from kernel_sd.spectra.nystrom import _factor_term, _gram_term, _sym_assemble  # noqa: E402
+from kernel_sd.spectra.nystrom import _factor_term, _gram_term, _sym_assemble
 
 P = 3  # input dimension
 ELL = 1.0
@@ -166,22 +162,24 @@ def timed(fn, clock: str) -> float:
     return now() - t0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="960..1040 step 8 and more")
-    parser.add_argument("--quick", action="store_true", help="small shapes, 1 repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS)
-    parser.add_argument("--kernel", choices=("rbf", "matern"), default="rbf")
-    parser.add_argument(
-        "--fused", action="store_true", help="also time jit(k(A, B) @ M), one program"
-    )
-    parser.add_argument(
-        "--clock", choices=tuple(CLOCKS), default="wall",
-        help="wall time (default) or process CPU time (pin to one core for that)",
-    )  # fmt: skip
-    parser.add_argument("--out", default=None, help="write bench_shapes.json here")
-    args = parser.parse_args(argv)
+@benchmark(
+    "shapes",
+    help="every kernel-block product (features, Nystrom, Lanczos) at shapes around "
+    "1000 against NumPy (bench_shapes.py)",
+    options=[
+        Option("--full", False, {"action": "store_true",
+               "help": "960..1040 step 8 and more"}),
+        Option("--repeats", 3, {"type": int, "help": "warm runs at least"}),
+        Option("--ops", list(OPS), {"nargs": "+", "choices": OPS,
+               "help": "which products"}),
+        Option("--kernel", "rbf", {"choices": ("rbf", "matern"), "help": "kernel"}),
+        Option("--fused", False, {"action": "store_true",
+               "help": "also time jit(k(A, B) @ M), one program"}),
+        Option("--clock", "wall", {"choices": ["wall", "cpu"],
+               "help": "ratios of wall time or of process CPU time"}),
+    ],
+)  # fmt: skip
+def run(args) -> int:
     repeats = 1 if args.quick else args.repeats
     kernel, np_kernel = kernels(args.kernel)
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -238,6 +236,3 @@ def main(argv=None) -> int:
         print(f"wrote: {path}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

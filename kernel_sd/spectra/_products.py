@@ -149,20 +149,29 @@ def _kernel_rows(rows, shared):
 
 
 @jax.jit
-def _symmetrised(G: Array) -> Array:
-    """``(G + Gᵀ)/2``: exactly symmetric whatever the round-off of the blocks."""
-    return 0.5 * (G + G.T)
+def _symmetrised(G: Array) -> tuple[Array, Array, Array]:
+    """``(G + Gᵀ)/2`` (exactly symmetric whatever the round-off of the blocks), whether
+    every entry of ``G`` is finite, and ``max_i |G_ii|``."""
+    return 0.5 * (G + G.T), jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
 
 
 def kernel_matrix(
     kernel, X: Array, *, block_size: int, symmetrise: bool = True
-) -> Array:
+) -> tuple[Array, Array, Array]:
     """``k(X, X)`` built in row blocks and symmetrised, for trusted arguments.
 
     The same computation as :func:`kernel_sd.gram` with ``Z = None``, without
-    its argument checks (done once by the public caller). ``symmetrise=False``
+    its argument checks (done once by the public caller). Returns the matrix,
+    whether its entries are finite and its largest diagonal magnitude (for
+    :func:`kernel_sd.spectra.base.check_kernel_values`). ``symmetrise=False``
     skips the ``(K + Kᵀ)/2`` pass (20 % of the time) for callers that read one
     triangle only or do not need exact symmetry (a Cholesky factorisation).
     """
     K = row_map(_kernel_rows, (X,), (kernel, X), block_size=block_size)
-    return _symmetrised(K) if symmetrise else K
+    return _symmetrised(K) if symmetrise else _summary(K)
+
+
+@jax.jit
+def _summary(G: Array) -> tuple[Array, Array, Array]:
+    """``G`` unchanged, whether every entry is finite, and ``max_i |G_ii|``."""
+    return G, jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))

@@ -10,20 +10,19 @@ that are never stored.
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
+from kernel_sd._pytree import dataclass_pytree
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matmul, kernel_rmatmul
 
 __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 
 
-@partial(
-    jax.tree_util.register_dataclass,
+@dataclass_pytree(
     data_fields=["kernel", "X", "landmarks", "coef"],
     meta_fields=["block_size", "devices"],
 )

@@ -26,6 +26,7 @@ __all__ = [
     "implicit_features",
     "prediction_features",
     "dual_predictions",
+    "check_finite_at",
 ]
 
 
@@ -44,12 +45,48 @@ def _scaled(V: Array, n: int) -> Array:
 
 
 def point_features(
-    kernel: Kernel, X: Array, X_new: Array, spec: Spectrum, *, block_size: int
+    kernel: Kernel,
+    X: Array,
+    X_new: Array,
+    spec: Spectrum,
+    *,
+    block_size: int,
+    name: str = "X_new",
 ) -> Array:
-    """:func:`features` for validated arguments (``X_new`` already in the dtype of ``X``)."""
+    """:func:`features` for validated arguments (``X_new`` already in the dtype of ``X``).
+
+    Raises:
+        ValueError: features over ``MAX_OUTPUT_GB`` (before any work); NaN/inf
+            features (kernel values at the new points ``name`` that overflow).
+    """
+    m, r = X_new.shape[0], spec.eigvals.shape[0]
+    _validate.output_size(
+        name,
+        f"({m}, {X_new.shape[1]})",
+        2 * m * r,  # assembled from row blocks: held twice at the peak
+        X_new.dtype.itemsize,
+        what=f"({m}, {r}) features",
+        fix=f"Pass `{name}` in chunks of rows.",
+    )
     B, P = _feature_map(X, spec)
     # Row tiles of X_new: the (m, K) cross-Gram matrix is never stored.
-    return kernel_matmul(kernel, X_new, B, P, block_size=block_size)
+    W = kernel_matmul(kernel, X_new, B, P, block_size=block_size)
+    check_finite_at(kernel, W, name)
+    return W
+
+
+def check_finite_at(kernel: Kernel, values: Array, name: str) -> None:
+    """Refuse NaN/inf features or predictions at the new points ``name``.
+
+    Raises:
+        ValueError: some of ``values`` are NaN/inf (kernel values that overflow).
+    """
+    if not _validate.all_finite(values):
+        raise ValueError(
+            f"The kernel values at `{name}` are NaN/inf: {type(kernel).__name__} "
+            f"overflows or divides 0/0 between `{name}` and the training points. "
+            f"Rescale `{name}` like `X`, or choose hyper-parameters of the data's scale."
+        )
 
 
 def implicit_features(
@@ -62,6 +99,8 @@ def implicit_features(
     to build: cheaper whenever fewer than ``r`` columns are wanted, e.g. the
     ``T`` rounds of a trace (``B = X``, ``P = V/K`` on the exact path: the
     predictions ``k(X_new, X) (V α)/K`` through the dual coefficients ``V α``).
+    Nothing is evaluated here: the caller checks the products with
+    :func:`check_finite_at`.
     """
     B, P = _feature_map(X, spec)
     return KernelEigvecs(
@@ -77,15 +116,19 @@ def prediction_features(
     *,
     columns: int,
     block_size: int,
+    name: str = "X_new",
 ):
     """Features of ``X_new`` for ``columns`` products ``W α``: whichever costs less.
 
     Stored ``(m, r)`` features when ``columns >= r`` (``W`` is then reused by
-    every column), else :func:`implicit_features`. Both give the same
+    every column; checked finite), else :func:`implicit_features` (the caller
+    checks the predictions with :func:`check_finite_at`). Both give the same
     predictions to round-off.
     """
     if columns >= spec.eigvals.shape[0]:
-        return point_features(kernel, X, X_new, spec, block_size=block_size)
+        return point_features(
+            kernel, X, X_new, spec, block_size=block_size, name=name
+        )
     return implicit_features(kernel, X, X_new, spec, block_size=block_size)
 
 
@@ -122,11 +165,12 @@ def features(
 
     Raises:
         ValueError: bad ``kernel``, ``X``, ``X_new`` or ``block_size``; a
-            ``spec`` computed from other points than ``X``.
+            ``spec`` computed from other points than ``X`` or with another
+            kernel; kernel values at ``X_new`` that are NaN/inf.
     """
     X = _validate.kernel_inputs(kernel, X)
     X_new = _validate.same_features("X_new", X_new, X)
-    spec = _validate.spectrum_of_inputs("spec", spec, X)
+    spec = _validate.spectrum_of_inputs("spec", spec, X, kernel)
     block_size = _validate.integer("block_size", block_size, minimum=1)
     return point_features(kernel, X, X_new, spec, block_size=block_size)
 

@@ -6,10 +6,11 @@ flow from zero on ``(1/2K)‖f(X) − y‖²`` for time ``t`` has filter
 predictions for ``T'`` have filters ``h_T = h(T, ·)`` and ``h_S = h(T', ·) h_T``.
 
 Each statement is a pure function of a spectrum and hyper-parameters that returns
-:class:`~kernel_sd.theory.BoundCheck` rows; the *observed* side always comes from
-``kernel_sd.dynamics`` (or ``kernel_sd.distill``), the bound from the formula.
-Every statement is registered for ``kernel-sd verify`` with a sampler over random
-spectra of controlled condition number (``K`` in {8, 16, 32, 64}).
+:class:`~kernel_sd.theory.BoundCheck` rows; the *observed* side comes from the
+filters of :mod:`kernel_sd.filters` on the eigenvalues (and, for the gradient
+noise, from fits of ``kernel_sd.dynamics``), the bound from the formula. Every
+statement is registered for ``kernel-sd verify`` with a sampler over random
+spectra of controlled condition number (:func:`~kernel_sd.theory.samplers.sample_instance`).
 
 References:
     [NMBMK23] Nagarajan, Menon, Bhojanapalli, Mobahi & Kumar, "On student-teacher
@@ -19,16 +20,18 @@ References:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
-from kernel_sd import dynamics
-from kernel_sd.distill import distill_from_spectrum
+from kernel_sd import dynamics, filters
 from kernel_sd.filters import ridge
-from kernel_sd.spectral import Spectrum, spectrum_from_eigen
-from kernel_sd.theory.registry import BoundCheck, Statement, bound, register
+from kernel_sd.theory.registry import BoundCheck, bound, statement
+from kernel_sd.theory.samplers import Instance, sample_instance
+
+if TYPE_CHECKING:
+    from kernel_sd import Spectrum
 
 __all__ = [
     "Instance",
@@ -46,48 +49,44 @@ __all__ = [
     "sample_instance",
 ]
 
-_SIZES = (8, 16, 32, 64)
-"""Training-set sizes the samplers draw from (few shapes: few compilations)."""
-
-
-class Instance(NamedTuple):
-    """A random problem for the registry: a spectrum, times and noise."""
-
-    spec: Spectrum
-    """Planted spectrum of ``G`` (random orthonormal ``V``)."""
-    teacher_t: float
-    """Teacher's gradient-flow time ``T``."""
-    t: np.ndarray
-    """(S,) student times ``T'`` (or times along training)."""
-    j: int
-    """An eigen-index for the single-crossing statement."""
-    c: tuple[float, float]
-    """Two ridge multipliers ``c₁, c₂``."""
-    xi: np.ndarray
-    """(K,) a label-noise draw ``ξ ~ N(0, σ² I)``."""
-    sigma: float
-    """Noise level ``σ``."""
-    f_true: np.ndarray
-    """(K,) clean target values ``f_true(X)``."""
-
-
-def _h(fit) -> np.ndarray:
-    return np.asarray(fit.filter)
-
-
-def _zeros(spec: Spectrum) -> np.ndarray:
-    # Filters do not depend on the targets; zeros keep the prediction work trivial.
-    return np.zeros(spec.n_train)
-
 
 def _teacher_filter(spec: Spectrum, t) -> np.ndarray:
-    return _h(dynamics.teacher_flow(spec, _zeros(spec), t=t))
+    """Gradient-flow filters ``h(t, d) = 1 − e^{−t d}``: one row per time in ``t``."""
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    return np.asarray(filters.gradient_flow(spec.eigvals[None, :], t[:, None]))
 
 
 def _student_filter(spec: Spectrum, teacher_t: float, t) -> np.ndarray:
-    return _h(dynamics.student_flow(spec, _zeros(spec), teacher_t=teacher_t, t=t))
+    """Student of a flow teacher: ``h_S = h(T', d) h(T, d)``, one row per ``T'`` in ``t``."""
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    d = spec.eigvals[None, :]
+    h_student = filters.gradient_flow(d, t[:, None])
+    # [NMBMK23] h_S = (1 − e^{−T'd})(1 − e^{−Td})
+    return np.asarray(filters.compose(h_student, filters.gradient_flow(d, teacher_t)))
 
 
+def _flow_args(p: Instance) -> dict:
+    return {"spec": p.spec, "teacher_t": p.teacher_t, "t": p.t}
+
+
+def _crossing_args(p: Instance) -> dict:
+    return {"spec": p.spec, "teacher_t": p.teacher_t, "t": float(p.t[0]), "j": p.j}
+
+
+def _ridge_args(p: Instance) -> dict:
+    return {"spec": p.spec, "c": p.c}
+
+
+def _noise_args(p: Instance) -> dict:
+    t = np.concatenate([[0.0], p.t])  # from the start of training on
+    return {"spec": p.spec, "xi": p.xi, "teacher_t": p.teacher_t, "t": t,
+            "sigma": p.sigma}  # fmt: skip
+
+
+@statement(
+    "nagarajan2023.ratio", paper="NMBMK23", sample=sample_instance, inputs=_flow_args,
+    summary="h_S/h_T = 1 − e^{−T'd_k} per eigendirection, in [0, 1]",
+)  # fmt: skip
 def student_teacher_ratio(
     spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.ratio"
 ) -> list[BoundCheck]:
@@ -100,9 +99,10 @@ def student_teacher_ratio(
     Derived: gradient flow is linear in its targets, whose coordinates are
     ``h_T(d_k) z_k`` for the student.
 
-    Observed: ratio of the :func:`dynamics.student_flow` and
-    :func:`dynamics.teacher_flow` filters. Rows: the ratio equals the closed form
-    (lower = upper), and lies in [0, 1].
+    Observed: ratio of the student's composed filter
+    ``compose(gradient_flow(d, T'), gradient_flow(d, T))`` to the teacher's
+    ``gradient_flow(d, T)`` (:mod:`kernel_sd.filters`). Rows: the ratio equals the
+    closed form ``1 − e^{−T' d}`` (lower = upper), and lies in [0, 1].
     """
     d = np.asarray(spec.eigvals)
     hT = _teacher_filter(spec, teacher_t)[0]
@@ -113,19 +113,16 @@ def student_teacher_ratio(
         ratio = hS[i, pos] / hT[pos]
         formula = -np.expm1(-ti * d[pos])  # [NMBMK23] h_S/h_T = 1 − e^{−T' d}
         for k in range(ratio.size):
-            rows.append(
-                bound(
-                    name,
-                    f"h_S/h_T[{k}] (T'={ti:.3g})",
-                    formula[k],
-                    ratio[k],
-                    formula[k],
-                )
-            )
+            q = f"h_S/h_T[{k}] (T'={ti:.3g})"
+            rows.append(bound(name, q, formula[k], ratio[k], formula[k]))
         rows.append(bound(name, f"min h_S/h_T (T'={ti:.3g})", 0.0, ratio.min(), 1.0))
     return rows
 
 
+@statement(
+    "nagarajan2023.exaggeration", paper="NMBMK23", sample=sample_instance, inputs=_flow_args,
+    summary="h_S/h_T decreases down the spectrum; h_S[k]/h_S[0] <= h_T[k]/h_T[0]",
+)  # fmt: skip
 def exaggeration(
     spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.exaggeration"
 ) -> list[BoundCheck]:
@@ -157,6 +154,10 @@ def exaggeration(
     return rows
 
 
+@statement(
+    "nagarajan2023.single_crossing", paper="NMBMK23", sample=sample_instance, inputs=_crossing_args,
+    summary="matched along j: student below label model for d<d_j, above for d>d_j",
+)  # fmt: skip
 def single_crossing(
     spec: Spectrum,
     *,
@@ -174,8 +175,8 @@ def single_crossing(
 
     Derived: ``h_S(d) <= h(s, d)`` iff ``ψ(d) := −log(1 − h_S(d))/d <= s``; ``ψ`` is
     increasing in ``d`` (checked numerically on random cases, not proved here).
-    Observed: ``h_S`` from :func:`dynamics.student_flow`, the label-trained filter
-    from :func:`dynamics.teacher_flow` at time ``t*``.
+    Observed: the student's composed filter ``h_S`` and the label-trained filter
+    ``gradient_flow(d, t*)`` (:mod:`kernel_sd.filters`).
     """
     d = np.asarray(spec.eigvals)
     hS = _student_filter(spec, teacher_t, t)[0]
@@ -192,6 +193,10 @@ def single_crossing(
     return rows
 
 
+@statement(
+    "nagarajan2023.top_heavy", paper="NMBMK23", sample=sample_instance, inputs=_flow_args,
+    summary="matched along the top direction: student <= label model elsewhere, any T'",
+)  # fmt: skip
 def top_heavy(
     spec: Spectrum, *, teacher_t: float, t, name: str = "nagarajan2023.top_heavy"
 ) -> list[BoundCheck]:
@@ -208,6 +213,10 @@ def top_heavy(
     return rows
 
 
+@statement(
+    "nagarajan2023.ridge_two_rounds", paper="NMBMK23", sample=sample_instance, inputs=_ridge_args,
+    summary="d/(c₁+d)·d/(c₂+d) = d/(c₁+c₂+c₁c₂/d + d); penalty grows downwards",
+)  # fmt: skip
 def ridge_two_rounds(
     spec: Spectrum,
     *,
@@ -218,15 +227,16 @@ def ridge_two_rounds(
 
     Derived: ``d/(c₁ + d) · d/(c₂ + d) = d/(c₁ + c₂ + c₁c₂/d + d)`` (multiply out
     the denominators). The penalty grows towards the bottom directions.
-    Observed: the round-1 shrinkage of :func:`kernel_sd.distill_from_spectrum`
-    with ``lam = c₁`` (both rounds ``c₁``) and the composed filters for ``c₁, c₂``.
+    Observed: the composed ridge filters (:func:`kernel_sd.filters.compose` of
+    :func:`kernel_sd.filters.ridge`) of two rounds with ``c₁`` (the penalised
+    form's rounds 0 and 1) and of rounds ``c₁, c₂``.
     """
     d = np.asarray(spec.eigvals)
     pos = d > 0
     c1, c2 = c
-    tr = distill_from_spectrum(spec, np.ones(spec.n_train), lam=c1, rounds=2)
-    same = np.asarray(tr.shrinkage[1])[pos]
-    mixed = np.asarray(ridge(spec.eigvals, c1) * ridge(spec.eigvals, c2))[pos]
+    h1 = ridge(spec.eigvals, c1)
+    same = np.asarray(filters.compose(h1, h1))[pos]
+    mixed = np.asarray(filters.compose(h1, ridge(spec.eigvals, c2)))[pos]
     dp = d[pos]
     pen_same = 2 * c1 + c1 * c1 / dp  # [NMBMK23] c₁ + c₂ + c₁c₂/d with c₂ = c₁
     pen_mixed = c1 + c2 + c1 * c2 / dp  # [NMBMK23] c₁ + c₂ + c₁c₂/d
@@ -261,6 +271,10 @@ def equivalent_penalty(d, h) -> np.ndarray:
     return np.where(hv > 0, d * (1.0 - hv) / safe, np.inf)
 
 
+@statement(
+    "nagarajan2023.equivalent_penalty", paper="NMBMK23", sample=sample_instance, inputs=_flow_args,
+    summary="student's ridge penalty λ_S(d) >= λ_T(d), non-increasing in d",
+)  # fmt: skip
 def penalty_growth(
     spec: Spectrum,
     *,
@@ -377,6 +391,10 @@ def expected_noise_energy(d, *, sigma: float, teacher_t: float, t) -> tuple:
     return lab, dis
 
 
+@statement(
+    "nagarajan2023.gradient_denoising", paper="NMBMK23", sample=sample_instance, inputs=_noise_args,
+    summary="|distill grad noise|_k <= |label grad noise|_k; energies too",
+)  # fmt: skip
 def gradient_denoising(
     spec: Spectrum,
     xi,
@@ -416,112 +434,6 @@ def gradient_denoising(
             bound(name, f"noise energy (s={ti:.3g})",
                   -math.inf, gn.distill_energy[i], gn.label_energy[i] + allowance)
         )  # fmt: skip
-        rows.append(
-            bound(
-                name,
-                f"expected noise energy (s={ti:.3g})",
-                -math.inf,
-                e_dis[i],
-                e_lab[i],
-            )
-        )
+        q = f"expected noise energy (s={ti:.3g})"
+        rows.append(bound(name, q, -math.inf, e_dis[i], e_lab[i]))
     return rows
-
-
-# ----------------------------------------------------------------------------
-# samplers and registration
-
-
-def sample_instance(rng: np.random.Generator) -> Instance:
-    """A random problem: ``K`` in {8, 16, 32, 64}, condition number 10^U(0.5, 4).
-
-    Eigenvalues are log-spaced from ``1`` down to ``1/κ`` (times ``1/K``) with a
-    small random jitter (distinct values); ``V`` is a random orthonormal matrix.
-    Times satisfy ``T d_max, T' d_max`` in ``[0.05, 20]`` (log-uniform) so the top
-    filters stay below 1 in floating point.
-    """
-    K = int(rng.choice(_SIZES))
-    kappa = 10.0 ** rng.uniform(0.5, 4.0)
-    d = np.geomspace(1.0, 1.0 / kappa, K) * np.exp(rng.uniform(-0.05, 0.05, K)) / K
-    d = np.sort(d)[::-1]
-    V, _ = np.linalg.qr(rng.standard_normal((K, K)))
-    spec = spectrum_from_eigen(d, V)
-    d_max = d[0]
-    teacher_t = float(np.exp(rng.uniform(np.log(0.05), np.log(20.0))) / d_max)
-    t = np.exp(rng.uniform(np.log(0.05), np.log(20.0), 3)) / d_max
-    sigma = float(10.0 ** rng.uniform(-2, 0))
-    x = np.linspace(0.0, 1.0, K)
-    f_true = np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * x)
-    return Instance(
-        spec=spec,
-        teacher_t=teacher_t,
-        t=t,
-        j=int(rng.integers(0, K)),
-        c=(
-            float(d_max * 10.0 ** rng.uniform(-4, 0)),
-            float(d_max * 10.0 ** rng.uniform(-4, 0)),
-        ),
-        xi=sigma * rng.standard_normal(K),
-        sigma=sigma,
-        f_true=f_true,
-    )
-
-
-def _register() -> None:
-    def reg(key: str, summary: str, check) -> None:
-        register(
-            Statement(
-                name=f"nagarajan2023.{key}",
-                paper="NMBMK23",
-                summary=summary,
-                sample=sample_instance,
-                check=check,
-            )
-        )
-
-    reg(
-        "ratio",
-        "h_S/h_T = 1 − e^{−T'd_k} per eigendirection, in [0, 1]",
-        lambda p: student_teacher_ratio(p.spec, teacher_t=p.teacher_t, t=p.t),
-    )
-    reg(
-        "exaggeration",
-        "h_S/h_T decreases down the spectrum; h_S[k]/h_S[0] <= h_T[k]/h_T[0]",
-        lambda p: exaggeration(p.spec, teacher_t=p.teacher_t, t=p.t),
-    )
-    reg(
-        "single_crossing",
-        "matched along j: student below label model for d<d_j, above for d>d_j",
-        lambda p: single_crossing(
-            p.spec, teacher_t=p.teacher_t, t=float(p.t[0]), j=p.j
-        ),
-    )
-    reg(
-        "top_heavy",
-        "matched along the top direction: student <= label model elsewhere, any T'",
-        lambda p: top_heavy(p.spec, teacher_t=p.teacher_t, t=p.t),
-    )
-    reg(
-        "ridge_two_rounds",
-        "d/(c₁+d)·d/(c₂+d) = d/(c₁+c₂+c₁c₂/d + d); penalty grows downwards",
-        lambda p: ridge_two_rounds(p.spec, c=p.c),
-    )
-    reg(
-        "equivalent_penalty",
-        "student's ridge penalty λ_S(d) >= λ_T(d), non-increasing in d",
-        lambda p: penalty_growth(p.spec, teacher_t=p.teacher_t, t=p.t),
-    )
-    reg(
-        "gradient_denoising",
-        "|distill grad noise|_k <= |label grad noise|_k; energies too",
-        lambda p: gradient_denoising(
-            p.spec,
-            p.xi,
-            teacher_t=p.teacher_t,
-            t=np.concatenate([[0.0], p.t]),
-            sigma=p.sigma,
-        ),
-    )
-
-
-_register()

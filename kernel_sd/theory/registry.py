@@ -2,8 +2,9 @@
 
 A :class:`Statement` knows how to draw a random instance (``sample``) and how to
 check one (``check``), returning :class:`BoundCheck` rows
-``lower <= observed <= upper``. ``kernel-sd verify`` and the tests share this
-registry, so a statement is verified the same way everywhere.
+``lower <= observed <= upper``. Statements are registered with one decorator,
+:func:`statement`, on the function that checks them. ``kernel-sd verify`` and the
+tests share this registry, so a statement is verified the same way everywhere.
 
 Numerical slack is explicit: a bound holds when
 ``lower − RTOL·|lower| <= observed <= upper + RTOL·|upper|`` with ``RTOL = 1e-9``
@@ -25,8 +26,10 @@ __all__ = [
     "Statement",
     "VerifyRow",
     "bound",
+    "statement",
     "register",
     "statements",
+    "papers",
     "get",
     "check",
     "verify",
@@ -100,6 +103,41 @@ def register(statement: Statement) -> Statement:
         raise ValueError(f"statement {statement.name!r} is already registered")
     _REGISTRY[statement.name] = statement
     return statement
+
+
+def statement(
+    name: str,
+    *,
+    paper: str,
+    summary: str,
+    sample: Callable[[np.random.Generator], Any],
+    inputs: Callable[[Any], dict[str, Any]] | None = None,
+    on_trace: bool = False,
+):
+    """Register the decorated check function as the statement ``name``.
+
+    The function is returned unchanged. ``sample(rng)`` draws an instance; the
+    registered check is ``fn(instance)``, or ``fn(**inputs(instance))`` when the
+    function takes named arguments rather than the instance itself.
+
+    Examples:
+        >>> @statement("demo.nonnegative", paper="MFB20", summary="x^2 >= 0",
+        ...            sample=lambda rng: rng.normal())  # doctest: +SKIP
+        ... def check_square(x):
+        ...     return [bound("demo.nonnegative", "x^2", 0.0, x * x, math.inf)]
+    """
+
+    def decorate(fn):
+        check = fn if inputs is None else (lambda inst: fn(**inputs(inst)))
+        register(Statement(name, paper, summary, sample, check, on_trace=on_trace))
+        return fn
+
+    return decorate
+
+
+def papers() -> list[str]:
+    """Citation keys of the papers with registered statements, in registration order."""
+    return list(dict.fromkeys(s.paper for s in _REGISTRY.values()))
 
 
 def statements(paper: str | None = None) -> list[Statement]:
