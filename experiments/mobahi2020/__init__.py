@@ -41,7 +41,7 @@ CONFIG = {
     "seeds": 5,  # random splits (and label flips) per data set
     "rounds_T": 12,  # rounds 0..T−1
     "rounds_eps_fractions": (1e-4, 0.9),
-    "rounds_eps_grid": 24,
+    "rounds_eps_grid": 48,
     "rounds_ls_factors": (0.5, 1.0, 2.0),
     "rounds_digits_n": 400,  # digits: train, then validation points; test: held out
     "rounds_digits_val": 300,

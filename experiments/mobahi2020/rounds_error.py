@@ -13,7 +13,9 @@ diabetes, Friedman #1), per data set and seed:
   (``ksd.self_distill_sweep`` with ``spectrum=``);
 - the baseline is the best ``(ℓ, ε)`` at round 0, the method the best
   ``(ℓ, ε, t)``, both selected on the validation error (ties go to the earlier
-  round) and reported on the test set; the test-selected (oracle) values beside.
+  round) and reported on the test set; the test-selected (oracle) values beside;
+- selection noise: the same selection repeated on the two interleaved halves of
+  the ε grid (``half_grids``), which moves both the baseline and the method.
 
 Digits: ℓ2 regression on one-hot labels, training and validation labels flipped,
 test labels clean; error = test 0-1 error of the argmax. Diabetes: MSE to the
@@ -97,6 +99,12 @@ def _dataset_seed(cfg: Config, name: str, seed: int) -> dict:
         ev.append(_errors(P[:, :, : len(Xv)], tv, kind))
         et.append(_errors(P[:, :, len(Xv) :], tt, kind))
     ev, et = np.array(ev), np.array(et)  # (L, E, T)
+    # Selection noise: the same selection on the two interleaved halves of the ε grid.
+    halves = {}
+    for half, sub in (("even", slice(0, None, 2)), ("odd", slice(1, None, 2))):
+        _, a, b = _pick(ev[:, sub, :1])
+        t, c, e = _pick(ev[:, sub])
+        halves[half] = (float(et[a, sub][b, 0]), float(et[c, sub][e, t]))
     _, l0, e0 = _pick(ev[:, :, :1])
     tb, lb, eb = _pick(ev)
     _, lo0, eo0 = _pick(et[:, :, :1])
@@ -112,6 +120,7 @@ def _dataset_seed(cfg: Config, name: str, seed: int) -> dict:
         "oracle_best_error": float(et[lob, eob, tob]), "oracle_best_round": tob,
         "test_curve_at_best": et[lb, eb], "test_curve_at_round0_choice": et[l0, e0],
         "oracle_per_round": et.min(axis=(0, 1)),
+        "halves": halves,
     }  # fmt: skip
 
 
@@ -141,6 +150,16 @@ def _dataset(cfg: Config, name: str, seeds: list[int]) -> dict:
         "oracle_per_round",
     ):
         out[f"{key}_mean"] = np.mean([r[key] for r in runs], axis=0)
+    out["half_grids"] = {
+        half: {
+            "best_round0_error_per_seed": [r["halves"][half][0] for r in runs],
+            "best_error_per_seed": [r["halves"][half][1] for r in runs],
+            "gain_per_seed": [
+                r["halves"][half][0] - r["halves"][half][1] for r in runs
+            ],
+        }
+        for half in ("even", "odd")
+    }
     return out
 
 
