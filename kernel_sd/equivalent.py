@@ -138,6 +138,13 @@ def _rounds(d: Array, c: Array, chat: Array):
     return B, one_minus_B, s
 
 
+@jax.jit
+def _row(d: Array, c: Array, chat: Array, t: Array):
+    """``B_t`` and ``s_t`` of round ``t`` (a traced index: one compilation for all rounds)."""
+    B, _, s = _rounds(d, c, chat)
+    return B[t], s[t]
+
+
 def _c_hat(c: Array, c_hat) -> Array:
     if c_hat is None:
         value = float(c[0])
@@ -210,11 +217,11 @@ def equivalent_kernel(trace: Trace, round: int, *, c_hat=None) -> EquivalentKern
         raise ValueError(f"`round` must be an integer in [0, {T}), got {round!r}.")
     chat = _c_hat(c, c_hat)
     d = trace.spectrum.eigvals
-    B, _, s = _rounds(d, c, chat)
+    B, s = _row(d, c, chat, jnp.asarray(round))
     return EquivalentKernel(
-        scale=s[round],
-        eigvals=s[round] * d,
-        shrinkage=B[round],
+        scale=s,
+        eigvals=s * d,
+        shrinkage=B,
         c_hat=chat,
         round=int(round),
         spectrum=trace.spectrum,

@@ -23,18 +23,18 @@ def _problem(kind):
         k = ksd.kernels.RBF(lengthscale=float(np.sqrt(1 / 160)))
         return k, ds.X, ds.y, ds.X_test, 0.01
     rng = np.random.default_rng(3)
-    X = rng.uniform(0, 1, (60, 3))
-    Xt = rng.uniform(0, 1, (25, 3))
-    Y = np.stack([np.sin(4 * X[:, 0]) + 0.3 * rng.standard_normal(60), X[:, 1] ** 2], 1)
-    k = ksd.kernels.RBF(lengthscale=0.4)
-    return k, X, Y, Xt, 0.05 * float(np.sum(Y * Y)) / 60
+    X = rng.uniform(0, 1, (16, 3))
+    Xt = rng.uniform(0, 1, (10, 3))
+    Y = np.stack([np.sin(4 * X[:, 0]) + 0.3 * rng.standard_normal(16), X[:, 1] ** 2], 1)
+    k = ksd.kernels.RBF(lengthscale=0.3)
+    return k, X, Y, Xt, 0.02 * float(np.sum(Y * Y)) / 16
 
 
 @pytest.fixture(scope="module", params=["toy", "rbf3d"])
 def setting(request):
     k, X, y, Xt, eps = _problem(request.param)
     K = X.shape[0]
-    tr = ksd.self_distill(k, X, y, eps=eps, rounds=8, X_test=Xt)
+    tr = ksd.self_distill(k, X, y, eps=eps, rounds=32, X_test=Xt)
     G = np.asarray(ksd.gram(k, jnp.asarray(X))) / K
     Gx = np.asarray(ksd.gram(k, jnp.asarray(Xt), jnp.asarray(X))) / K
     Gtt = np.asarray(ksd.gram(k, jnp.asarray(Xt))) / K
@@ -154,7 +154,7 @@ def test_complexity_against_dense_quantities(setting):
 def test_bad_arguments_are_refused(setting):
     tr = setting["tr"]
     with pytest.raises(ValueError, match="`round`"):
-        ksd.equivalent_kernel(tr, 8)
+        ksd.equivalent_kernel(tr, 32)
     with pytest.raises(ValueError, match="`c_hat`"):
         ksd.equivalent_kernel(tr, 0, c_hat=0.0)
     sweep = dataclasses.replace(tr, c=jnp.stack([tr.c, tr.c]))  # a 2-value sweep

@@ -33,6 +33,7 @@ CONFIG = {
     "collapse_grid": 40,
     "collapse_max_rounds": 400,
     # Collapse report on real kernels: observed t* against its (vacuous) bounds.
+    "report_problems": ("toy", "diabetes", "friedman1", "digits_3_vs_rest"),
     "report_n": 300,  # training points of diabetes, Friedman #1 and digits
     "report_eps_fractions": (1e-3, 0.5),  # of the targets' energy on the range of G
     "report_grid": 12,
@@ -55,6 +56,7 @@ CONFIG = {
     "equiv_diabetes_n": 309,
     "equiv_digits_eps_fraction": 0.05,
     "equiv_diabetes_eps_fraction": 0.1,
+    "equiv_problems": ("toy", "diabetes", "digits"),
     "equiv_rounds": 12,
     # --- planted problem for the risk and early-stopping figures: x ~ U[0, 1],
     # f_true = sin(2πx), Gaussian noise σ; Laplace kernel with lengthscale 0.2 (full
@@ -78,8 +80,8 @@ QUICK = {
     "planted_n": 40,
     "mc_draws": 200,
     "collapse_grid": 10,
-    "report_n": 40,
-    "report_grid": 3,
+    "report_problems": ("toy",),
+    "report_grid": 10,
     "rounds_T": 4,
     "rounds_eps_grid": 4,
     "rounds_ls_factors": (1.0,),
@@ -90,8 +92,7 @@ QUICK = {
     "rounds_friedman_n": 60,
     "rounds_friedman_val": 40,
     "rounds_friedman_test": 60,
-    "equiv_digits_n": 40,
-    "equiv_diabetes_n": 40,
+    "equiv_problems": ("toy",),
 }
 
 EXPERIMENT = Experiment("mobahi2020", CONFIG, quick=QUICK)

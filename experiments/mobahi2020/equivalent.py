@@ -105,6 +105,8 @@ def equivalent_kernel(cfg: Config, seed: int) -> Result:
     """Ridge with ``g†_t`` vs the rounds; ``g†_t`` and its spectrum per round; capacity."""
     numbers, arrays = {}, {}
     for name, kernel, X, y, X_test, eps in _problems(cfg):
+        if name not in cfg.equiv_problems:
+            continue
         numbers[name], tr, W = _check(cfg, kernel, X, y, X_test, eps)
         if name != "toy":
             continue

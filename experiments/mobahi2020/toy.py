@@ -80,6 +80,8 @@ def _report_problems(cfg: Config):
     """Kernels of the collapse report: the toy, and median-lengthscale RBFs on real data."""
     ds = ksd.data.mobahi_toy()
     yield "toy", ksd.kernels.RBF(lengthscale=cfg.toy_lengthscale), ds.X, ds.y
+    if len(cfg.report_problems) == 1:
+        return
     n = cfg.report_n
     dia = ksd.data.diabetes(n, seed=0)
     yield (
@@ -111,6 +113,8 @@ def _collapse_report(cfg: Config) -> dict:
     """
     out = {}
     for name, kernel, X, y in _report_problems(cfg):
+        if name not in cfg.report_problems:
+            continue
         spec = ksd.spectrum(kernel, X)
         z = np.asarray(spec.eigvecs).T @ y
         d = np.asarray(spec.eigvals)

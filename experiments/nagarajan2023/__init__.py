@@ -15,6 +15,7 @@ CONFIG = {
     "cls_lr": 1.0,  # classifier step size in units of 1/d_max
     "blobs_lengthscale": 1.0,  # RBF lengthscale on the 2-D blobs
     # --- confidence: teacher T steps, students S = r·T steps, label flips, seeds
+    "conf_datasets": ("digits", "blobs"),
     "conf_n": 300,  # training points (digits and blobs)
     "conf_n_test": 300,  # held-out points
     "conf_teacher_steps": (30, 100, 400),  # the longest is the headline teacher
@@ -43,18 +44,20 @@ CONFIG = {
     "late_digits_val": 500,  # validation points
     "late_digits_steps": 1000,  # steps of every classifier run
     "late_digits_teachers": (10, 30, 100, 300, 1000),  # teacher steps tried
+    "late_digits_test": 539,  # at most this many test points
     "late_digits_noises": (0.0, 0.2),  # flipped share of train and validation labels
     "late_digits_seeds": 3,
     "ridge_lam": 1e-3,  # ridge rounds' penalty c for the filters figure
     "rounds": 4,  # ridge rounds / flow rounds in the filters figure
 }
 QUICK = {
-    "conf_n": 40,
-    "conf_n_test": 40,
-    "conf_teacher_steps": (8,),
+    "conf_datasets": ("digits",),
+    "conf_n": 30,
+    "conf_n_test": 30,
+    "conf_teacher_steps": (4,),
     "conf_noises": (0.0,),
     "conf_seeds": 2,
-    "conf_bands": (0, 1, 3, 10, 40),
+    "conf_bands": (0, 1, 3, 10, 30),
     "sin_n": 32,
     "late_total": 1000,
     "late_dense": 10,
@@ -64,10 +67,11 @@ QUICK = {
     "late_switches": 3,
     "late_seeds": 2,
     "late_more": (),
-    "late_digits_n": 40,
-    "late_digits_val": 40,
-    "late_digits_steps": 20,
-    "late_digits_teachers": (5, 20),
+    "late_digits_n": 30,
+    "late_digits_val": 30,
+    "late_digits_test": 30,
+    "late_digits_steps": 10,
+    "late_digits_teachers": (5, 10),
     "late_digits_noises": (0.2,),
     "late_digits_seeds": 2,
 }

@@ -65,7 +65,6 @@ from experiments.nagarajan2023._common import (
 from kernel_sd import dynamics, plotting
 
 LOSSES = ("squared_loss", "cross_entropy")
-DATASETS = ("digits", "blobs")
 
 
 def _problem(cfg: Config, name: str, seed: int, noise: float):
@@ -151,7 +150,7 @@ def confidence(cfg: Config, seed: int) -> Result:
     T_head = max(cfg.conf_teacher_steps)
     i_head = list(cfg.conf_ratios).index(1.0)
     sweep, numbers, arrays = [], {}, {}
-    for name in DATASETS:
+    for name in cfg.conf_datasets:
         for loss in LOSSES:
             for T in cfg.conf_teacher_steps:
                 for noise in cfg.conf_noises:
@@ -259,7 +258,9 @@ def _heat(fig, ax, sweep, cfg, name, loss, noise, split):
 @EXPERIMENT.plot("nagarajan2023_confidence")
 def plot_confidence(res: Result, cfg: Config):
     n, a = res.numbers, res.arrays
-    fig, axes = plotting.new_figure(4, 6, width=3.6, height=3.1)
+    fig, axes = plotting.new_figure(
+        4, 2 + 2 * len(cfg.conf_datasets), width=3.6, height=3.1
+    )
     with plotting.style():
         for col, (key, unit, title) in enumerate([
             ("squared_loss", "margin", "digits, squared loss"),
@@ -267,7 +268,8 @@ def plot_confidence(res: Result, cfg: Config):
             ("squared_loss_blobs", "margin", "blobs, squared loss"),
             ("cross_entropy_blobs", "log-odds", "blobs, cross-entropy"),
         ]):  # fmt: skip
-            _scatter(axes[0, col], a, key, unit, f"{title} (S = T, seed 0)")
+            if f"{key}_teacher_train" in a:
+                _scatter(axes[0, col], a, key, unit, f"{title} (S = T, seed 0)")
         q = np.arange(1, 6)
         for col, loss in enumerate(LOSSES):
             b = n[loss]
@@ -293,7 +295,7 @@ def plot_confidence(res: Result, cfg: Config):
             ax.set(title=f"digits, {loss.replace('_', ' ')}: student/teacher energy",
                    xlabel="band of eigen-indices of G", ylabel="energy ratio (train)")  # fmt: skip
             ax.legend(frameon=False, fontsize=7)
-        for block, name in enumerate(DATASETS):
+        for block, name in enumerate(cfg.conf_datasets):
             for i, loss in enumerate(LOSSES):
                 for j, noise in enumerate(cfg.conf_noises[:2]):
                     for k, split in enumerate(("train", "test")):

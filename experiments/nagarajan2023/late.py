@@ -27,6 +27,7 @@ seed: positive when disobeying the labels (distilling) pays.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -42,6 +43,31 @@ def _grid(cfg: Config) -> np.ndarray:
     geo = np.geomspace(cfg.late_dense, cfg.late_max, cfg.late_geometric)
     return np.unique(np.concatenate([np.arange(1, cfg.late_dense + 1), np.round(geo)])
                      ).astype(int)  # fmt: skip
+
+
+@jax.jit
+def _filter_grids(d, lr, grid, coarse, switches, inter):
+    """Filters of every model of the search, in one compiled call.
+
+    Label-only ``h_N = 1 − (1 − lr d)^N`` for ``N`` in ``grid``; students
+    ``h_S h_T`` on the (``T``, ``S``) grid; late switches on the (``T``, switch,
+    ``S``) grid of ``coarse`` × ``switches`` × ``coarse``; students of an
+    interpolating teacher (``inter`` steps) on ``grid``.
+    """
+    K = d.shape[0]
+
+    def gd(steps):  # (..., K) filters for step counts (...,)
+        steps = steps[..., None]
+        return filters.gradient_descent(
+            jnp.broadcast_to(d, steps.shape[:-1] + (K,)), lr, steps
+        )
+
+    h_lab = gd(grid)
+    h_st = filters.student(h_lab[None, :, :], h_lab[:, None, :])
+    h_late = filters.late_switch(d.reshape(1, 1, 1, K), lr, coarse[None, None, :, None],
+                                 switches[None, :, None, None], gd(coarse)[:, None, None, :])  # fmt: skip
+    h_inter = filters.student(h_lab, gd(inter)[0][None, :])
+    return h_lab, h_st, h_late, h_inter
 
 
 def _regression_seed(cfg: Config, seed: int, n: int, sigma: float) -> dict:
@@ -61,35 +87,24 @@ def _regression_seed(cfg: Config, seed: int, n: int, sigma: float) -> dict:
         pred = np.asarray(fit.test_pred)
         return np.mean((pred - data.y_test) ** 2, axis=-1)
 
-    def gd(steps):  # filters (..., K) for a grid of step counts (...,)
-        steps = jnp.asarray(steps, dd.dtype)[..., None]
-        return filters.gradient_descent(
-            jnp.broadcast_to(dd, steps.shape[:-1] + (K,)), lr, steps
-        )
-
-    H_lab = np.asarray(gd(grid))  # (N, K) label-only filters
-    e_lab = test_mse(ksd.fit.apply(spec, jnp.asarray(data.y), jnp.asarray(H_lab), W))
-    # Students: filter (1 − q^S)(1 − q^T) on the (T, S) grid.
-    H_st = np.asarray(filters.student(gd(grid)[None, :, :], gd(grid)[:, None, :]))
-    E = test_mse(ksd.fit.apply(spec, jnp.asarray(data.y), jnp.asarray(H_st), W))
-    iN = int(np.argmin(e_lab))
-    # [NMBMK23] limit: a student of an interpolating teacher is a label-only model.
-    h_inter = filters.student(
-        gd(grid), gd(np.asarray([1000 * cfg.late_max]))[0][None, :]
-    )
-    e_inter = test_mse(ksd.fit.apply(spec, jnp.asarray(data.y), h_inter, W))
-    iT, iS = np.unravel_index(int(np.argmin(E)), E.shape)
-    # Late switch: labels for s steps, then the teacher, on a coarse (T, s, S) grid.
     coarse = np.unique(np.round(np.geomspace(1, cfg.late_max, cfg.late_coarse))).astype(
         int
     )
     switches = np.concatenate([[0], np.unique(np.round(
         np.geomspace(1, cfg.late_max, cfg.late_switches))).astype(int)])  # fmt: skip
-    H_late = filters.late_switch(
-        dd.reshape(1, 1, 1, K), lr, jnp.asarray(coarse, dd.dtype)[None, None, :, None],
-        jnp.asarray(switches, dd.dtype)[None, :, None, None], gd(coarse)[:, None, None, :],
+    H_lab, H_st, H_late, h_inter = (
+        np.asarray(h)
+        for h in _filter_grids(dd, lr, *(jnp.asarray(v, dd.dtype) for v in (
+            grid, coarse, switches, [1000 * cfg.late_max])))
     )  # fmt: skip
-    L = test_mse(ksd.fit.apply(spec, jnp.asarray(data.y), H_late, W))
+    y = jnp.asarray(data.y)
+    e_lab = test_mse(ksd.fit.apply(spec, y, jnp.asarray(H_lab), W))
+    E = test_mse(ksd.fit.apply(spec, y, jnp.asarray(H_st), W))
+    iN = int(np.argmin(e_lab))
+    iT, iS = np.unravel_index(int(np.argmin(E)), E.shape)
+    # [NMBMK23] limit: a student of an interpolating teacher is a label-only model.
+    e_inter = test_mse(ksd.fit.apply(spec, y, jnp.asarray(h_inter), W))
+    L = test_mse(ksd.fit.apply(spec, y, jnp.asarray(H_late), W))
     lT, lw, lS = np.unravel_index(int(np.argmin(L)), L.shape)
 
     def denoise(h, steps, teacher=None):
@@ -105,10 +120,9 @@ def _regression_seed(cfg: Config, seed: int, n: int, sigma: float) -> dict:
 
     # The configuration this figure used before: teacher 200 steps, student and
     # label-only model 20 000 steps each (the label-only model is over-trained).
-    old = test_mse(dynamics.student_descent(spec, data.y, lr=lr, teacher_steps=200,
-                                            steps=[20000], test_features=W))[0]  # fmt: skip
-    old_lab = test_mse(dynamics.teacher_descent(spec, data.y, lr=lr, steps=[20000],
-                                                test_features=W))[0]  # fmt: skip
+    q = 1.0 - lr * d
+    old_h = np.stack([(1 - q**20000) * (1 - q**200), 1 - q**20000])
+    old, old_lab = test_mse(ksd.fit.apply(spec, y, jnp.asarray(old_h), W))
     return {
         "label_only_best": float(e_lab[iN]), "label_only_best_step": int(grid[iN]),
         "best_student": float(E[iT, iS]), "best_student_T": int(grid[iT]),
@@ -149,14 +163,18 @@ def _digits_seed(cfg: Config, seed: int, noise: float) -> dict:
         labv, _ = ksd.data.flip_labels(labv, noise, classes=10, seed=seed + 1000)
     kernel = ksd.kernels.RBF(lengthscale=cfg.digits_lengthscale)
     G = gram(kernel, X)
-    Ga = gram(kernel, X, np.concatenate([Xv, ds.X_test]))
+    X_test, y_test = (
+        ds.X_test[: cfg.late_digits_test],
+        ds.y_test[: cfg.late_digits_test],
+    )
+    Ga = gram(kernel, X, np.concatenate([Xv, X_test]))
     lr = cfg.cls_lr / float(np.linalg.eigvalsh(G)[-1])
     N = cfg.late_digits_steps
 
     def errors(run):
         P = np.asarray(run.test_pred).argmax(-1)
         return np.mean(P[:, :nv] != labv[None], 1), np.mean(
-            P[:, nv:] != ds.y_test[None], 1
+            P[:, nv:] != y_test[None], 1
         )
 
     base = dynamics.simulate_classifier(G, lab, lr=lr, steps=N, classes=10, G_test=Ga)

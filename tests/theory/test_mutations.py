@@ -27,18 +27,10 @@ import pytest
 from kernel_sd import distill, dynamics, filters, theory
 from kernel_sd.filters import ridge, ridge_rounds
 from kernel_sd.solvers import multiplier_core
-from kernel_sd.theory import samplers
+from tests.theory.conftest import ROUTES
 
 INSTANCES = 3
 """Random instances per statement (each mutation is caught on the first in practice)."""
-
-ROUTES = {
-    "nagarajan2023.descent_vs_simulation",
-    "nagarajan2023.flow_vs_simulation",
-    "nagarajan2023.denoising_monte_carlo",
-    "mobahi2020.dense_rounds",
-}
-"""Statements that compare independent routes."""
 
 CATCHERS = {
     "student_filter_h_T_squared": (
@@ -150,14 +142,6 @@ def flagged(statement: str, *, instances: int = INSTANCES, seed: int = 0) -> boo
 
 
 # --- tests --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def one_size():
-    """Every sampler draws K = 16 (one compilation per routine)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(samplers, "SIZES", (16,))
-        yield
 
 
 def test_the_unmutated_library_passes_every_catcher(one_size):

@@ -16,6 +16,7 @@ import kernel_sd as ksd
 from kernel_sd import theory
 from kernel_sd.theory import nagarajan2023 as nag
 from tests.conftest import planted_spectrum
+from tests.theory.conftest import ROUTES
 
 TESTED = {
     "nagarajan2023.ratio": "test_student_teacher_ratio",
@@ -56,7 +57,9 @@ def test_every_statement_is_tested():
 
 
 @pytest.mark.parametrize("name", sorted(TESTED))
-def test_registry_instances_have_no_violations(name):
+def test_registry_instances_have_no_violations(name, request):
+    if name in ROUTES:
+        request.getfixturevalue("one_size")
     (row,) = theory.verify(6, seed=3, names=[name])
     assert row.checks > 0 and row.violations == 0
 
@@ -258,7 +261,7 @@ def _violated(rows):
     return any(not r.holds for r in rows)
 
 
-def test_descent_vs_simulation():
+def test_descent_vs_simulation(one_size):
     """Closed-form GD = simulated GD; a 0.1 % error in G is caught."""
     rng = np.random.default_rng(5)
     for _ in range(3):
@@ -268,7 +271,7 @@ def test_descent_vs_simulation():
         assert _violated(nag.descent_vs_simulation(inst._replace(G=1.001 * inst.G)))
 
 
-def test_flow_vs_simulation():
+def test_flow_vs_simulation(one_size):
     """Flow closed forms = tiny-step GD within the derived allowance; 5 % off G is caught."""
     rng = np.random.default_rng(6)
     for _ in range(3):
@@ -278,7 +281,7 @@ def test_flow_vs_simulation():
         assert _violated(nag.flow_vs_simulation(inst._replace(G=1.05 * inst.G)))
 
 
-def test_denoising_monte_carlo():
+def test_denoising_monte_carlo(one_size):
     """Expected noise energies inside 6 standard errors of 2000 draws."""
     rng = np.random.default_rng(7)
     for _ in range(2):
