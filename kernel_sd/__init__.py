@@ -23,6 +23,7 @@ from kernel_sd import lanczos as lanczos  # former module path of lanczos_spectr
 from kernel_sd import spectra as spectra
 from kernel_sd import spectral as spectral  # former module path of the spectra
 from kernel_sd import theory as theory
+from kernel_sd._pytree import dataclass_pytree as dataclass_pytree
 from kernel_sd.distill import DistillTrace as DistillTrace
 from kernel_sd.distill import distill_from_spectrum as distill_from_spectrum
 from kernel_sd.distill import self_distill as self_distill
@@ -64,6 +65,7 @@ __all__ = [
     "Spectrum",
     "Trace",
     "data",
+    "dataclass_pytree",
     "distill_from_spectrum",
     "dynamics",
     "equivalent",

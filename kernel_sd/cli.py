@@ -58,7 +58,7 @@ def _cmd_distill(args) -> int:
 
     problem.resolve(args, needs_targets=True)
     if args.eps is None and args.lam is None:
-        args.eps = 0.05
+        args.eps = 0.1
     out = _output(args)
     ds = problem.load(args, needs_targets=True)
     kernel = problem.kernel(args)
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     problem.add_arguments(p)
     form = p.add_mutually_exclusive_group()
     form.add_argument("--eps", type=problem.positive_float, default=None,
-                      help="constraint level: (1/K)|f(X) - y|^2 <= eps (default 0.05)")  # fmt: skip
+                      help="constraint level: (1/K)|f(X) - y|^2 <= eps (default 0.1)")  # fmt: skip
     form.add_argument("--lam", type=problem.nonneg_float, default=None,
                       help="fixed penalty c_t = lam every round (penalised form)")  # fmt: skip
     p.add_argument("--rounds", type=problem.positive_int, default=8,

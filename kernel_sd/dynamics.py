@@ -64,6 +64,33 @@ the fields by name.
 """
 
 
+def _apply(spec, y, H, W) -> Fit:
+    """The engine on validated arguments; results that overflow are an error, never NaN."""
+    return _validate.finite_results(fit.apply(spec, y, H, W), "the closed-form fit")
+
+
+def _grid(name: str, values, spec, y, W) -> Array:
+    """``values`` (validated times or step counts) as an array, if the fit fits in memory.
+
+    Refused before any work when the ``(T, K)`` predictions, ``(T, m)`` test
+    predictions and ``(T, r)`` filters and coefficients would exceed
+    ``_validate.MAX_OUTPUT_GB``.
+    """
+    T, n, r = values.shape[0], spec.n_train, spec.eigvals.shape[0]
+    m = 0 if W is None else W.shape[0]
+    q = 1 if y.ndim == 1 else y.shape[1]
+    _validate.output_size(
+        name,
+        f"<{T} values>",
+        T * ((n + m + r) * q + 2 * r),
+        spec.eigvals.dtype.itemsize,
+        what=f"a fit at {T} values x ({n} training + {m} test predictions) x "
+        f"{q} column(s)",
+        fix="Evaluate fewer values per call: each costs O(r) after the spectrum.",
+    )
+    return jnp.asarray(values, spec.eigvals.dtype)
+
+
 def _arguments(spec, y, test_features):
     """The public checks every closed form shares: ``spec``, ``y``, ``test_features``."""
     spec = _validate.spectrum("spec", spec)
@@ -97,9 +124,9 @@ def teacher_flow(spec: Spectrum, y: Array, *, t, test_features=None) -> Fit:
         [[0.0, 0.0], [1.0, 1.0]]
     """
     spec, y, W = _arguments(spec, y, test_features)
-    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
+    t = _grid("t", _validate.times("t", t), spec, y, W)
     H = gradient_flow(spec.eigvals[None, :], t[:, None])  # [NMBMK23] 1 − e^{−t d}
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) -> Fit:
@@ -115,9 +142,9 @@ def teacher_descent(spec: Spectrum, y: Array, *, lr, steps, test_features=None) 
     """
     spec, y, W = _arguments(spec, y, test_features)
     lr = _validate.step_size(lr, float(spec.eigvals[0]))
-    n = jnp.asarray(_validate.steps("steps", steps), spec.eigvals.dtype)
+    n = _grid("steps", _validate.steps("steps", steps), spec, y, W)
     H = gradient_descent(spec.eigvals[None, :], lr, n[:, None])  # 1 − (1 − lr d)^N
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def student_flow(
@@ -142,11 +169,11 @@ def student_flow(
     spec, y, W = _arguments(spec, y, test_features)
     T = _validate.positive_scalar("teacher_t", teacher_t, allow_zero=True)
     a = _validate.alpha(alpha)
-    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
+    t = _grid("t", _validate.times("t", t), spec, y, W)
     d = spec.eigvals[None, :]
     # [NMBMK23] (1 − e^{−T'd})(α + (1 − α)(1 − e^{−Td}))
     H = student(gradient_flow(d, t[:, None]), gradient_flow(d, T), a)
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def student_descent(
@@ -187,11 +214,11 @@ def student_descent(
     nt = _validate.integer("teacher_steps", teacher_steps, minimum=0)
     s = _validate.integer("switch_step", switch_step, minimum=0)
     a = _validate.alpha(alpha)
-    n = jnp.asarray(_validate.steps("steps", steps), spec.eigvals.dtype)[:, None]
+    n = _grid("steps", _validate.steps("steps", steps), spec, y, W)[:, None]
     d = spec.eigvals[None, :]
     target = label_mixing(gradient_descent(d, lr, nt), a)
     H = late_switch(d, lr, n, s, target)
-    return fit.apply(spec, y, H, W)
+    return _apply(spec, y, H, W)
 
 
 def distill_rounds(
@@ -213,5 +240,5 @@ def distill_rounds(
     """
     spec, y, W = _arguments(spec, y, test_features)
     a = _validate.alpha(alpha)
-    t = jnp.asarray(_validate.times("t", t), spec.eigvals.dtype)
-    return fit.apply(spec, y, flow_rounds(spec.eigvals, t, a), W)
+    t = _grid("t", _validate.times("t", t), spec, y, W)
+    return _apply(spec, y, flow_rounds(spec.eigvals, t, a), W)

@@ -26,13 +26,13 @@ Two routes fit the same result type:
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from kernel_sd._pytree import dataclass_pytree
 from kernel_sd.filters import Filter, pseudo_inverse
 from kernel_sd.spectra.base import Spectrum
 from kernel_sd.spectra.eigvecs import expand, targets_in_eigenbasis
@@ -40,8 +40,7 @@ from kernel_sd.spectra.eigvecs import expand, targets_in_eigenbasis
 __all__ = ["Trace", "apply", "targets_in_eigenbasis"]
 
 
-@partial(
-    jax.tree_util.register_dataclass,
+@dataclass_pytree(
     data_fields=[
         "filter",
         "train_pred",

@@ -79,6 +79,21 @@ def _simulate_core(G, Gt, first, second, switch, lr, steps, softmax):
     return f, ft, loss, a
 
 
+def _check_steps(steps: int, G, G_test, q: int) -> None:
+    """Every step is recorded: refuse before the scan when that would not fit."""
+    m = 0 if G_test is None else G_test.shape[0]
+    _validate.output_size(
+        "steps",
+        steps,
+        (steps + 1) * ((G.shape[0] + m) * q + 1),
+        G.dtype.itemsize,
+        what=f"{steps + 1} recorded steps x ({G.shape[0]} training + {m} test "
+        f"predictions) x {q} column(s)",
+        fix="Use fewer steps, or the closed forms of kernel_sd.dynamics, which "
+        "evaluate only the times asked for.",
+    )
+
+
 def _targets_with_switch(teacher, y, alpha: float, switch_step: int):
     """Targets before and after the switch, and the switch step: ``y``, then
     ``α·y + (1 − α)·teacher`` from ``switch_step`` on (``y`` throughout without one)."""
@@ -123,6 +138,7 @@ def simulate_regression(
     y = _validate.targets("y", y, G.shape[0], G.dtype)
     lr = _validate.positive_scalar("lr", lr)
     steps = _validate.positive_int("steps", steps)
+    _check_steps(steps, G, G_test, 1 if y.ndim == 1 else y.shape[1])
     alpha = _validate.alpha(alpha)
     if teacher is not None:
         teacher = _validate.shaped_like("teacher", teacher, y)
@@ -174,6 +190,7 @@ def simulate_classifier(
     lab, C = _validate.class_labels("labels", labels, G.shape[0], classes)
     lr = _validate.positive_scalar("lr", lr)
     steps = _validate.positive_int("steps", steps)
+    _check_steps(steps, G, G_test, C)
     alpha = _validate.alpha(alpha)
     onehot = jnp.asarray(np.eye(C)[lab], G.dtype)
     teacher = None

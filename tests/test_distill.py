@@ -1,5 +1,6 @@
 """Self-distillation rounds against independent per-round dense solves."""
 
+import contextlib
 import warnings
 
 import jax.numpy as jnp
@@ -11,13 +12,18 @@ from hypothesis import strategies as st
 
 import kernel_sd as ksd
 from kernel_sd import kernels
-from tests.conftest import planted_spectrum
+from tests.conftest import multiplier_bracket, planted_spectrum
 
 KERNEL = kernels.RBF(lengthscale=0.25)
 
 
 def _reference_rounds(G, Gt, y, rounds, *, eps=None, lam=None):
-    """The slow path: per round, brentq for c on a fresh eigh, then solve (cI + G) a = y_t."""
+    """The slow path: per round, brentq for c on a fresh eigh, then solve (cI + G) a = y_t.
+
+    The bracket of ``c`` comes from the eigenvalues above ``1e-6 · d_max`` and the
+    targets' energy on the others (:func:`multiplier_bracket`), so ``φ`` is only
+    evaluated far above the round-off of the dense ``eigh``.
+    """
     n = G.shape[0]
     cs, train, test = [], [], []
     yt = y.copy()
@@ -30,10 +36,14 @@ def _reference_rounds(G, Gt, y, rounds, *, eps=None, lam=None):
             dd, V = np.linalg.eigh(G)
             z2 = (V.T @ yt) ** 2
             z2 = z2 if z2.ndim == 1 else z2.sum(axis=1)
+            big = dd > 1e-6 * dd.max()
+            lo, hi = multiplier_bracket(
+                dd[big], float(np.sum(yt * yt)), float(z2[~big].sum()), n * eps, K=n
+            )
             c = scipy.optimize.brentq(
                 lambda c, dd=dd, z2=z2: np.sum((c / (c + dd)) ** 2 * z2) - n * eps,
-                1e-14,
-                1e14,
+                lo,
+                hi,
                 xtol=1e-300,
                 rtol=1e-15,
                 maxiter=500,
@@ -158,24 +168,26 @@ def test_constraint_is_active_at_every_round(n, log_cond, frac, seed):
 
 def test_sweep_equals_loop(problem):
     X, y, Xt, _, _ = problem
-    eps_grid = np.geomspace(0.05, 0.4, 5)  # above the null-space floor 0.0416
-    sweep = ksd.self_distill_sweep(KERNEL, X, y, eps=eps_grid, rounds=6, X_test=Xt)
+    # Above the null-space floor 0.0416; at 0.05, 83 % of Kε is null-space energy,
+    # c_0 = 4.7e-9 is ill-conditioned (mpmath: the float64 c_0 is off by 9e-7) and
+    # the accuracy warning is expected there, for the sweep and for that loop call.
+    eps_grid = np.geomspace(0.05, 0.4, 5)
+    with pytest.warns(UserWarning, match="first-order bound"):
+        sweep = ksd.self_distill_sweep(KERNEL, X, y, eps=eps_grid, rounds=6, X_test=Xt)
     assert sweep.c.shape == (5, 6) and sweep.test_pred.shape == (5, 6, 17)
+    collapse = []
     for i, e in enumerate(eps_grid):
-        one = ksd.self_distill(
-            KERNEL, X, y, eps=float(e), rounds=6, X_test=Xt, spectrum=sweep.spectrum
-        )
+        expect = pytest.warns(UserWarning, match="first-order bound")
+        with expect if i == 0 else contextlib.nullcontext():
+            one = ksd.self_distill(
+                KERNEL, X, y, eps=float(e), rounds=6, X_test=Xt, spectrum=sweep.spectrum
+            )
         np.testing.assert_allclose(sweep.c[i], one.c, rtol=1e-14)
         np.testing.assert_allclose(
             sweep.test_pred[i], one.test_pred, rtol=1e-13, atol=1e-14
         )
-    np.testing.assert_array_equal(
-        sweep.collapse_round,
-        [
-            ksd.self_distill(KERNEL, X, y, eps=float(e), rounds=6).collapse_round
-            for e in eps_grid
-        ],
-    )
+        collapse.append(one.collapse_round)
+    np.testing.assert_array_equal(sweep.collapse_round, collapse)
     lam_sweep = ksd.self_distill_sweep(KERNEL, X, y, lam=[1e-4, 1e-3], rounds=2)
     assert lam_sweep.lam.shape == (2,) and lam_sweep.eps is None
 
@@ -200,6 +212,8 @@ def test_float32_keeps_float32(rng):
     d, V = planted_spectrum(rng, 8, 10.0)
     spec = ksd.spectrum_from_eigen(d.astype(np.float32), V.astype(np.float32))
     y = (V @ rng.standard_normal(8)).astype(np.float32)
+    # Its first-order error bound is ~1e-5: over float64's warning threshold (1e-6),
+    # under float32's (1e-3), so no warning here (filterwarnings = error).
     tr = ksd.distill_from_spectrum(spec, y, eps=0.1 * float(y @ y) / 8, rounds=3)
     assert tr.c.dtype == jnp.float32 and tr.train_pred.dtype == jnp.float32
 

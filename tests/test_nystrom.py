@@ -4,12 +4,14 @@ references of ``G̃ = K_nm K_mm^+ K_mn / K`` (m < n), and self-distillation on t
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 from scipy.optimize import brentq
 
 import kernel_sd as ksd
 from kernel_sd import kernels
 from kernel_sd.spectra.eigvecs import KernelEigvecs
 from kernel_sd.spectra.nystrom import _sym_assemble, _sym_gram
+from tests.conftest import multiplier_bracket
 
 N = 120
 # Laplace kernel on the unit square: K_mm and G are well conditioned (κ(G) ~ 1e4),
@@ -69,16 +71,24 @@ def test_matches_dense_reference(problem, landmarks, m):
     assert not ny.complete
     Z = np.asarray(ny.landmarks)
     assert Z.shape == (m, 2) and len(np.unique(Z, axis=0)) == m
-    Gt, _ = dense_nystrom(KERNEL, X, Z)
-    ref = np.linalg.eigvalsh(Gt)[::-1]
+    # Independent m × m reference, no n × n null space: K_mm = R Rᵀ (Cholesky),
+    # B = K_nm R^{-T}, so G̃ = B Bᵀ/K and its nonzero eigenvalues are those of BᵀB/K.
+    Knm = np.asarray(KERNEL(X, Z))
+    R = np.linalg.cholesky(np.asarray(KERNEL(Z, Z)))
+    B = scipy.linalg.solve_triangular(R, Knm.T, lower=True).T
+    ref = np.linalg.eigvalsh(B.T @ B / N)[::-1]
     d, V = np.asarray(ny.eigvals), np.asarray(ny.eigvecs)
     r = d.shape[0]
     assert r == m  # K_mm of distinct points is invertible: rank m
     # Eigenvalues to 1e-10 relative, plus an absolute 1e-13·d_max for the smallest
     # (eigh's error on any eigenvalue is absolute, ~eps·d_max).
-    np.testing.assert_allclose(d, ref[:r], rtol=1e-10, atol=1e-13 * ref[0])
-    np.testing.assert_allclose(ref[r:], 0.0, atol=1e-13 * ref[0])  # rank <= m
-    np.testing.assert_allclose(V @ np.diag(d) @ V.T, Gt, atol=1e-13 * ref[0])
+    np.testing.assert_allclose(d, ref, rtol=1e-10, atol=1e-13 * ref[0])
+    # G̃ = V diag(d) Vᵀ, checked on its range: span V = range(K_nm), and the
+    # Rayleigh quotient Vᵀ G̃ V is diag(d) (G̃ = B Bᵀ/K, never a dense null space).
+    Q, _ = np.linalg.qr(Knm)
+    np.testing.assert_allclose(V @ V.T, Q @ Q.T, atol=1e-10)
+    VB = V.T @ B
+    np.testing.assert_allclose(VB @ VB.T / N, np.diag(d), atol=1e-13 * ref[0])
     np.testing.assert_allclose(V.T @ V, np.eye(r), atol=1e-10)
 
 
@@ -107,12 +117,24 @@ def test_uniform_landmarks_follow_the_seed(problem):
     assert not np.array_equal(np.asarray(a.landmarks), np.asarray(c.landmarks))
 
 
-def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
-    """Per-round dense solves on ``G̃`` (``c_t`` by brentq on ``φ``), no eigenbasis."""
+def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds, Knm=None):
+    """Per-round dense solves on ``G̃`` (``c_t`` by brentq on ``φ``), no eigenbasis.
+
+    ``G̃ = K_nm K_mm^+ K_mn / K`` has, in exact arithmetic, exactly ``m`` nonzero
+    eigenvalues (``K_mm`` of distinct points is invertible) and the null space
+    ``range(K_nm)^⊥``. The dense matrix holds ±2e-16 there instead, which depend
+    on the BLAS; ``φ`` is therefore only evaluated at ``c >= c_lo`` from
+    :func:`multiplier_bracket`, far above them, where the dense solves are
+    accurate to ~1e-12 whatever that round-off.
+    """
     n = Gt.shape[0]
     I = np.eye(n)
     c_all, train, test = [], [], []
     yt = y.copy()
+    if eps is not None:
+        m = Knm.shape[1]
+        d_range = np.linalg.eigvalsh(Gt)[-m:]  # the m nonzero eigenvalues
+        Q, _ = np.linalg.qr(Knm)  # orthonormal basis of range(G̃)
     for _ in range(rounds):
         if eps is not None and yt @ yt <= n * eps:
             c_all.append(np.inf)
@@ -126,7 +148,10 @@ def _dense_rounds(Gt, cross, y, *, eps=None, lam=None, rounds):
                 r = np.exp(logc) * np.linalg.solve(np.exp(logc) * I + Gt, yt)
                 return r @ r - n * eps
 
-            c = np.exp(brentq(phi, -40.0, 10.0, xtol=1e-14, rtol=1e-15))
+            qy = Q.T @ yt
+            null = max(float(yt @ yt - qy @ qy), 0.0)
+            lo, hi = multiplier_bracket(d_range, float(yt @ yt), null, n * eps, K=n)
+            c = np.exp(brentq(phi, np.log(lo), np.log(hi), xtol=1e-14, rtol=1e-15))
         else:
             c = lam
         alpha = np.linalg.solve(c * I + Gt, yt)
@@ -148,7 +173,9 @@ def test_self_distill_equals_dense_rounds_on_the_nystrom_kernel(problem, landmar
     Gt, Kmm_pinv = dense_nystrom(KERNEL, X, Z)
     # g̃_x = k(x, Z) K_mm^+ K_mn / K: the Nyström kernel at the test points
     cross = np.asarray(KERNEL(X_test, Z)) @ Kmm_pinv @ np.asarray(KERNEL(Z, X)) / N
-    c, train, test = _dense_rounds(Gt, cross, y, eps=eps, rounds=8)
+    c, train, test = _dense_rounds(
+        Gt, cross, y, eps=eps, rounds=8, Knm=np.asarray(KERNEL(X, Z))
+    )
     assert 1 < tr.collapse_round < 8
     np.testing.assert_array_equal(np.isinf(tr.c), np.isinf(c))
     live = np.isfinite(c)
@@ -270,7 +297,9 @@ def test_implicit_vectors_give_the_dense_rounds(problem, accumulate):
     Z = np.asarray(spec.landmarks)
     Gt, Kmm_pinv = dense_nystrom(KERNEL, X, Z)
     cross = np.asarray(KERNEL(X_test, Z)) @ Kmm_pinv @ np.asarray(KERNEL(Z, X)) / N
-    c, train, test = _dense_rounds(Gt, cross, y, eps=eps, rounds=6)
+    c, train, test = _dense_rounds(
+        Gt, cross, y, eps=eps, rounds=6, Knm=np.asarray(KERNEL(X, Z))
+    )
     live = np.isfinite(c)
     np.testing.assert_array_equal(np.isinf(tr.c), ~live)
     np.testing.assert_allclose(np.asarray(tr.c)[live], c[live], rtol=1e-10)

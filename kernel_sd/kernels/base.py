@@ -21,6 +21,7 @@ from jax import Array
 
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_map
+from kernel_sd._pytree import dataclass_pytree
 
 __all__ = [
     "Kernel",
@@ -52,7 +53,21 @@ def _concrete_float(value) -> float | None:
     return None
 
 
+def _check_type(name: str, value, kernel: str) -> None:
+    """Hyper-parameters are real numbers or arrays (tracers and JAX's placeholders pass)."""
+    if value is None or isinstance(value, jax.core.Tracer) or type(value) is object:
+        return  # pytree unflattening rebuilds kernels with such leaves
+    if isinstance(value, (bool, np.bool_, str, bytes)) or (
+        np.asarray(value).dtype.kind not in "iuf"
+    ):
+        raise ValueError(
+            f"{kernel}: `{name}` must be a real number, got {type(value).__name__} "
+            f"{str(value)[:40]!r}; pass e.g. {name}=1.0."
+        )
+
+
 def _check_positive(name: str, value, kernel: str) -> None:
+    _check_type(name, value, kernel)
     v = _concrete_float(value)
     if v is not None and not (math.isfinite(v) and v > 0):
         raise ValueError(
@@ -62,6 +77,7 @@ def _check_positive(name: str, value, kernel: str) -> None:
 
 
 def _check_nonnegative(name: str, value, kernel: str) -> None:
+    _check_type(name, value, kernel)
     v = _concrete_float(value)
     if v is not None and not (math.isfinite(v) and v >= 0):
         raise ValueError(f"{kernel}: `{name}` must be a finite number >= 0, got {v!r}.")
@@ -145,7 +161,12 @@ def _norms_and_angles(X: Array, Z: Array) -> tuple[Array, Array, Array]:
 
 
 class Kernel:
-    """Base class: subclasses implement ``_eval(X, Z) -> (n, m)``."""
+    """Base class: subclasses implement ``_eval(X, Z) -> (n, m)``.
+
+    A subclass is a frozen dataclass registered with
+    :func:`kernel_sd.dataclass_pytree` (hyper-parameters as ``data_fields``), not
+    ``jax.tree_util.register_dataclass``, whose tree structure omits the class.
+    """
 
     name: ClassVar[str] = "Kernel"
 
@@ -170,13 +191,17 @@ class Kernel:
 
 
 def _pytree(*, data: tuple[str, ...], meta: tuple[str, ...] = ()):
-    """Frozen dataclass + pytree registration with the given leaf/static fields."""
+    """Frozen dataclass + pytree registration with the given leaf/static fields.
+
+    Registered with :func:`kernel_sd._pytree.dataclass_pytree`, whose tree
+    structure includes the class: with ``jax.tree_util.register_dataclass``, jit
+    may run one kernel's compiled program for another kernel class with as many
+    hyper-parameters.
+    """
 
     def wrap(cls):
         cls = dataclasses.dataclass(frozen=True)(cls)
-        return jax.tree_util.register_dataclass(
-            cls, data_fields=list(data), meta_fields=list(meta)
-        )
+        return dataclass_pytree(data_fields=data, meta_fields=meta)(cls)
 
     return wrap
 
@@ -187,12 +212,7 @@ def _pytree(*, data: tuple[str, ...], meta: tuple[str, ...] = ()):
 
 def check_kernel_inputs(kernel, X) -> Array:
     """Validate a (kernel, training inputs) pair; return ``X`` as a float array."""
-    if not isinstance(kernel, Kernel):
-        raise ValueError(
-            f"`kernel` must be a kernel_sd.kernels.Kernel (e.g. RBF(lengthscale=1.0)), "
-            f"got {type(kernel).__name__}."
-        )
-    return _validate.inputs("X", X)
+    return _validate.kernel_inputs(kernel, X)
 
 
 def _check_gram_args(kernel, X, Z, block_size):
@@ -235,7 +255,7 @@ def _blocked_gram(kernel, X, Z, block_size, devices) -> Array:
     same = Z is None
     X, Z = _check_gram_args(kernel, X, Z, block_size)
     G = row_map(_kernel_rows, (X,), (kernel, Z), block_size=block_size, devices=devices)
-    return _symmetrised(G) if same else G
+    return _validate.kernel_values(kernel, _symmetrised(G) if same else G)
 
 
 def gram(

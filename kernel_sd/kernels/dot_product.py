@@ -35,7 +35,9 @@ class Polynomial(Kernel):
     name: ClassVar[str] = "Polynomial"
 
     def __post_init__(self):
-        if not (isinstance(self.degree, (int, np.integer)) and self.degree >= 1):
+        if isinstance(self.degree, bool) or not (
+            isinstance(self.degree, (int, np.integer)) and self.degree >= 1
+        ):
             raise ValueError(
                 f"Polynomial: `degree` must be a positive integer, got {self.degree!r}."
             )

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd import _validate
+from kernel_sd._pytree import dataclass_pytree
 from kernel_sd.nets.mlp import MLP, Params, check_params
 
 __all__ = ["empirical_ntk", "Linearized", "linearize"]
@@ -92,7 +93,7 @@ def empirical_ntk(net: MLP, params: Params, X: Array, Z: Array | None = None) ->
     return _empirical_ntk_core(net, params, X.astype(dtype), Z.astype(dtype))
 
 
-@jax.tree_util.register_dataclass
+@dataclass_pytree(data_fields=["params0"], meta_fields=["net"])
 @dataclasses.dataclass(frozen=True, eq=False)
 class Linearized:
     """First-order Taylor expansion of ``net`` around ``params0``.
@@ -104,7 +105,7 @@ class Linearized:
     ``kernel_sd.nets.train(lin, lin.params0, ...)``.
     """
 
-    net: MLP = dataclasses.field(metadata=dict(static=True))
+    net: MLP
     """The network being linearised (static)."""
     params0: Params
     """The expansion point ``θ₀`` (usually the initialisation)."""

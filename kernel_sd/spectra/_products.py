@@ -68,15 +68,18 @@ def _kernel_rows(rows, shared):
 
 
 @jax.jit
-def _symmetrised(G: Array) -> Array:
-    """``(G + Gᵀ)/2``: exactly symmetric whatever the round-off of the blocks."""
-    return 0.5 * (G + G.T)
+def _symmetrised(G: Array) -> tuple[Array, Array, Array]:
+    """``(G + Gᵀ)/2`` (exactly symmetric whatever the round-off of the blocks), whether
+    every entry of ``G`` is finite, and ``max_i |G_ii|``."""
+    return 0.5 * (G + G.T), jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
 
 
-def kernel_matrix(kernel, X: Array, *, block_size: int) -> Array:
+def kernel_matrix(kernel, X: Array, *, block_size: int):
     """``k(X, X)`` built in row blocks and symmetrised, for trusted arguments.
 
     The same computation as :func:`kernel_sd.gram` with ``Z = None``, without
-    its argument checks (done once by the public caller).
+    its argument checks (done once by the public caller). Returns the matrix,
+    whether its entries are finite and its largest diagonal magnitude (for
+    :func:`kernel_sd.spectra.base.check_kernel_values`).
     """
     return _symmetrised(row_map(_kernel_rows, (X,), (kernel, X), block_size=block_size))

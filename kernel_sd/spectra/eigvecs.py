@@ -10,21 +10,20 @@ that are never stored.
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd._blocks import row_map, row_sum
+from kernel_sd._pytree import dataclass_pytree
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import cross_rows, cross_rows_transposed
 
 __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 
 
-@partial(
-    jax.tree_util.register_dataclass,
+@dataclass_pytree(
     data_fields=["kernel", "X", "landmarks", "coef"],
     meta_fields=["block_size", "devices"],
 )

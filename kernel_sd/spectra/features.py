@@ -21,9 +21,29 @@ __all__ = ["features", "point_features"]
 
 
 def point_features(
-    kernel: Kernel, X: Array, X_new: Array, spec: Spectrum, *, block_size: int
+    kernel: Kernel,
+    X: Array,
+    X_new: Array,
+    spec: Spectrum,
+    *,
+    block_size: int,
+    name: str = "X_new",
 ) -> Array:
-    """:func:`features` for validated arguments (``X_new`` already in the dtype of ``X``)."""
+    """:func:`features` for validated arguments (``X_new`` already in the dtype of ``X``).
+
+    Raises:
+        ValueError: features over ``MAX_OUTPUT_GB`` (before any work); NaN/inf
+            features (kernel values at the new points ``name`` that overflow).
+    """
+    m, r = X_new.shape[0], spec.eigvals.shape[0]
+    _validate.output_size(
+        name,
+        f"({m}, {X_new.shape[1]})",
+        2 * m * r,  # assembled from row blocks: held twice at the peak
+        X_new.dtype.itemsize,
+        what=f"({m}, {r}) features",
+        fix=f"Pass `{name}` in chunks of rows.",
+    )
     if spec.landmarks is not None:
         # Nyström spectrum: g̃_x = k(x, Z) K_mm^+ K_mn / K, so g̃_xᵀ V = k(x, Z) P
         # (see nystrom_spectrum); never k(x, X), which belongs to the exact G.
@@ -31,7 +51,14 @@ def point_features(
     else:
         shared = (kernel, jnp.asarray(X, spec.eigvals.dtype), spec.eigvecs / X.shape[0])
     # Row blocks of X_new: the (m, K) cross-Gram matrix is never stored.
-    return row_map(cross_rows, (X_new,), shared, block_size=block_size)
+    W = row_map(cross_rows, (X_new,), shared, block_size=block_size)
+    if not _validate.all_finite(W):
+        raise ValueError(
+            f"The kernel values at `{name}` are NaN/inf: {type(kernel).__name__} "
+            f"overflows or divides 0/0 between `{name}` and the training points. "
+            f"Rescale `{name}` like `X`, or choose hyper-parameters of the data's scale."
+        )
+    return W
 
 
 def features(
@@ -67,10 +94,11 @@ def features(
 
     Raises:
         ValueError: bad ``kernel``, ``X``, ``X_new`` or ``block_size``; a
-            ``spec`` computed from other points than ``X``.
+            ``spec`` computed from other points than ``X`` or with another
+            kernel; kernel values at ``X_new`` that are NaN/inf.
     """
     X = _validate.kernel_inputs(kernel, X)
     X_new = _validate.same_features("X_new", X_new, X)
-    spec = _validate.spectrum_of_inputs("spec", spec, X)
+    spec = _validate.spectrum_of_inputs("spec", spec, X, kernel)
     block_size = _validate.integer("block_size", block_size, minimum=1)
     return point_features(kernel, X, X_new, spec, block_size=block_size)

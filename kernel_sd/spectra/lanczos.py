@@ -25,9 +25,11 @@ from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matmul, kernel_trace
 from kernel_sd.spectra.base import (
     Spectrum,
+    check_kernel_values,
     checked,
     clamped,
     input_fingerprint,
+    kernel_fingerprint,
     noise_floor,
 )
 
@@ -58,7 +60,8 @@ def _start(omega: Array, capacity: int):
 
 @jax.jit
 def _absorb(Q: Array, GQ: Array, T: Array, W: Array, off: Array):
-    """Store ``W = G Q_j`` (block ``j`` at column ``off``) and its column block of ``T``.
+    """Store ``W = G Q_j`` (block ``j`` at column ``off``) and its column block of ``T``;
+    also whether ``W`` is finite.
 
     ``T[:, j] = Qᵀ W`` is exact for every stored block (blocks past ``j`` are
     still zero); the row block is its transpose and the diagonal block is
@@ -71,7 +74,7 @@ def _absorb(Q: Array, GQ: Array, T: Array, W: Array, off: Array):
     T = jax.lax.dynamic_update_slice(T, col.T, (off, 0))
     diag = jax.lax.dynamic_slice(col, (off, 0), (b, b))
     T = jax.lax.dynamic_update_slice(T, 0.5 * (diag + diag.T), (off, off))
-    return GQ, T
+    return GQ, T, jnp.all(jnp.isfinite(W))
 
 
 def _ritz_coefficients(T: Array, filled: int, k: int) -> tuple[Array, Array]:
@@ -256,6 +259,11 @@ def lanczos_spectrum(
     dtype = X.dtype
     eps = float(jnp.finfo(dtype).eps)
     tol_eff = max(tol, n * eps)
+    # O(n) before any product with G: Σ k(x_i, x_i) is finite and significant.
+    trace = kernel_trace(kernel, X)
+    check_kernel_values(
+        kernel, jnp.isfinite(trace), n * trace, "The kernel values k(x_i, x_i)", dtype
+    )
 
     omega = np.random.default_rng(seed).standard_normal((n, b))
     capacity = min(b * max_iterations, n + b)
@@ -268,7 +276,8 @@ def lanczos_spectrum(
         W = _blocks.row_map(
             _gram_times, (X,), (kernel, X, block), block_size=rows, devices=devices
         )
-        GQ, T = _absorb(Q, GQ, T, W, off)
+        GQ, T, finite = _absorb(Q, GQ, T, W, off)
+        check_kernel_values(kernel, finite, 1.0, "The products k(X, X) Q", dtype)
         theta, S = _ritz_coefficients(T, filled, k)
         V, res = _ritz_vectors(Q, GQ, theta, S)
         theta_1 = max(float(theta[0]), 0.0)
@@ -310,7 +319,8 @@ def lanczos_spectrum(
         dataclasses.replace(
             spec,
             residuals=res,
-            kernel_trace=kernel_trace(kernel, X),
+            kernel_trace=trace,
             fingerprint=input_fingerprint(X),
+            kernel_values=kernel_fingerprint(kernel, X),
         )
     )

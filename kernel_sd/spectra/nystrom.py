@@ -26,7 +26,14 @@ from kernel_sd import _validate
 from kernel_sd._blocks import as_devices, row_sum
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_diagonal, kernel_matmul, kernel_trace
-from kernel_sd.spectra.base import Spectrum, checked, input_fingerprint, noise_floor
+from kernel_sd.spectra.base import (
+    Spectrum,
+    check_kernel_values,
+    checked,
+    input_fingerprint,
+    kernel_fingerprint,
+    noise_floor,
+)
 from kernel_sd.spectra.eigvecs import KernelEigvecs
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
 
@@ -192,6 +199,11 @@ def nystrom_spectrum(
                 "`max_memory_gb` if the memory is there."
             )
     block = min(block_size, n)
+    # O(n) before any pass over the kernel matrix: Σ k(x_i, x_i) is finite and significant.
+    trace = kernel_trace(kernel, X)
+    check_kernel_values(
+        kernel, jnp.isfinite(trace), n * trace, "The kernel values k(x_i, x_i)", X.dtype
+    )
     Z = _landmarks(kernel, X, m, landmarks, seed)
     L, S, U, rho = _factorise(kernel, X, Z, block, accumulate, devices)
     r, floor = _rank(S, rho, n)
@@ -206,8 +218,9 @@ def nystrom_spectrum(
             complete=False,
             landmarks=Z,
             landmark_map=P,
-            kernel_trace=kernel_trace(kernel, X),
+            kernel_trace=trace,
             fingerprint=input_fingerprint(X),
+            kernel_values=kernel_fingerprint(kernel, X),
         )
     )
 
@@ -268,7 +281,8 @@ def _factorise(kernel, X, Z, block, accumulate, devices):
     """``L`` (``K_mm^+ = L Lᵀ``), the eigenpairs ``(S, U)`` of ``C = Lᵀ K_mn K_nm L / K``
     and the relative round-off level ``ρ`` of ``C`` (1 for ``"factor"``)."""
     n = X.shape[0]
-    L, inv_min = _landmark_factor(kernel, Z)
+    L, inv_min, finite = _landmark_factor(kernel, Z)
+    check_kernel_values(kernel, finite, 1.0, "The landmark matrix k(Z, Z)", X.dtype)
     if accumulate == "factor":
         parts = row_sum(
             _factor_term, (X,), (kernel, Z, L), block_size=block, devices=devices
@@ -287,8 +301,10 @@ def _factorise(kernel, X, Z, block, accumulate, devices):
     S, U = _small_eigh(C)
     if not np.isfinite(np.asarray(S)).all():
         raise ValueError(
-            "The Nyström factorisation produced NaN/inf; the kernel matrix has "
-            "non-finite entries (check the kernel's hyper-parameters and inputs)."
+            "The Nyström factorisation produced NaN/inf: the kernel values k(X, Z) "
+            "have NaN/inf entries, or their products overflow. Rescale `X` (e.g. "
+            "standardise its columns) or choose hyper-parameters of the data's "
+            "scale; accumulate='factor' avoids squaring the kernel values."
         )
     if accumulate == "gram":
         rho = jnp.maximum(rho / jnp.maximum(S[0], jnp.finfo(S.dtype).tiny), 1.0)
@@ -296,17 +312,19 @@ def _factorise(kernel, X, Z, block, accumulate, devices):
 
 
 @jax.jit
-def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array]:
-    """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm = k(Z, Z)`` (``K_mm^+ = L Lᵀ``)
-    and ``‖L‖² = 1/λ_min`` over that range."""
+def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array, Array]:
+    """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm = k(Z, Z)`` (``K_mm^+ = L Lᵀ``),
+    ``‖L‖² = 1/λ_min`` over that range, and whether ``K_mm`` is finite."""
     Kmm = kernel(Z, Z)
+    finite = jnp.all(jnp.isfinite(Kmm))
+    Kmm = jnp.where(finite, Kmm, 0.0)  # keep eigh away from NaN; the caller raises
     m = Kmm.shape[0]
     lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
     # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
     # m · eps · λ_max are numerically zero and left out of the pseudo-inverse.
     keep = lam > noise_floor(m, lam[-1])
     inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, lam, 1.0)), 0.0)
-    return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2
+    return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2, finite
 
 
 def _factor_term(rows, w, shared):

@@ -157,7 +157,7 @@ def sample_trace(rng: np.random.Generator) -> DistillTrace:
         d = np.asarray(spec.eigvals)
         V = np.asarray(spec.eigvecs)
         power = rng.uniform(0.0, 1.0)
-        scale = np.where(d > 0, (d / d[0]) ** (power / 2), 0.0)
+        scale = np.where(d > spec.noise_floor, (d / d[0]) ** (power / 2), 0.0)
         z = scale * rng.standard_normal(d.size)
         y = V @ z  # in the range of G: no null-space energy
         K = d.size
