@@ -70,9 +70,9 @@ def _bad_label_mixing(h_teacher, alpha):
     return m * m  # BUG: the descent student's targets get a second teacher factor
 
 
-def _rounds(d, z0, s_perp0, hyper, *, rounds, constrained, bug):
+def _rounds(d, z0, s_perp0, floor, hyper, *, rounds, constrained, bug):
     """``distill._multipliers`` with one of the two [MFB20] bugs."""
-    first = multiplier_core(d, jnp.sum(z0 * z0, axis=1), s_perp0, hyper)
+    first = multiplier_core(d, jnp.sum(z0 * z0, axis=1), s_perp0, hyper, floor)
 
     def step(carry, _):
         z, s_perp = carry
@@ -80,7 +80,7 @@ def _rounds(d, z0, s_perp0, hyper, *, rounds, constrained, bug):
         if bug == "multiplier_not_recomputed":
             c, status = first.c, first.status  # BUG: c_t = c_0 every round
         else:
-            res = multiplier_core(d, s, s_perp, hyper)
+            res = multiplier_core(d, s, s_perp, hyper, floor)
             c, status = res.c, res.status
         if not constrained:
             c, status = jnp.asarray(hyper, d.dtype), jnp.zeros((), jnp.int32)
@@ -93,9 +93,9 @@ def _rounds(d, z0, s_perp0, hyper, *, rounds, constrained, bug):
 
 
 @partial(jax.jit, static_argnames=("rounds", "constrained", "batched", "bug"))
-def _bad_core(d, z0, s_perp0, hyper, rounds, constrained, batched, bug):
-    fn = partial(_rounds, d, z0, s_perp0, rounds=rounds, constrained=constrained,
-                 bug=bug)  # fmt: skip
+def _bad_core(d, z0, s_perp0, floor, hyper, rounds, constrained, batched, bug):
+    fn = partial(_rounds, d, z0, s_perp0, floor, rounds=rounds,
+                 constrained=constrained, bug=bug)  # fmt: skip
     c, status, norm2 = jax.vmap(fn)(hyper) if batched else fn(hyper)
     return c, status, norm2, ridge_rounds(d, c)
 
