@@ -177,8 +177,8 @@ def _cmd_verify(args) -> int:
     names = args.statement or None
     if args.paper:
         names = [s.name for s in theory.statements(args.paper)]
-    for name in names or []:
-        theory.get(name)  # unknown names: one line with the known ones
+    if names:  # unknown names: one line with the known ones; former names map
+        names = [theory.get(name).name for name in names]
     instances = 50 if args.quick else (args.instances or 1000)
     out = _output(args)
     rows = theory.verify(

@@ -14,6 +14,7 @@ References:
 """
 
 from kernel_sd.theory.registry import ORIGINS as ORIGINS
+from kernel_sd.theory.registry import RENAMED as RENAMED
 from kernel_sd.theory.registry import RTOL as RTOL
 from kernel_sd.theory.registry import BoundCheck as BoundCheck
 from kernel_sd.theory.registry import Statement as Statement
@@ -29,6 +30,7 @@ from kernel_sd.theory.registry import verify as verify
 
 __all__ = [
     "ORIGINS",
+    "RENAMED",
     "RTOL",
     "BoundCheck",
     "Statement",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ import numpy as np
 __all__ = [
     "RTOL",
     "ORIGINS",
+    "RENAMED",
     "BoundCheck",
     "Statement",
     "VerifyRow",
@@ -109,6 +111,9 @@ ORIGINS = ("stated", "derived")
 
 _REGISTRY: dict[str, Statement] = {}
 
+RENAMED = {"nagarajan2023.exaggeration": "nagarajan2023.filter_monotonicity"}
+"""Former statement names and the names they have now (:func:`get` accepts both)."""
+
 
 def register(statement: Statement) -> Statement:
     """Add ``statement`` to the registry (names must be unique)."""
@@ -168,7 +173,15 @@ def statements(paper: str | None = None) -> list[Statement]:
 
 
 def get(name: str) -> Statement:
-    """The statement called ``name``."""
+    """The statement called ``name`` (a former name in :data:`RENAMED` warns and maps)."""
+    if name in RENAMED:
+        warnings.warn(
+            f"statement {name!r} is now called {RENAMED[name]!r} (the old name "
+            "will be removed); use the new name.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = RENAMED[name]
     try:
         return _REGISTRY[name]
     except KeyError:

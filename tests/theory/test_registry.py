@@ -70,3 +70,11 @@ def test_registered_origins():
     assert origins["mobahi2020.dense_rounds"] == "stated"
     assert origins["nagarajan2023.filter_monotonicity"] == "derived"
     assert "nagarajan2023.exaggeration" not in origins
+
+
+def test_a_former_statement_name_warns_and_maps_to_the_new_one():
+    with pytest.warns(DeprecationWarning, match="nagarajan2023.filter_monotonicity"):
+        s = theory.get("nagarajan2023.exaggeration")
+    assert s is theory.get("nagarajan2023.filter_monotonicity")
+    with pytest.raises(ValueError, match="unknown statement"):
+        theory.get("nagarajan2023.confidence")
