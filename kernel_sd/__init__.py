@@ -20,6 +20,7 @@ from kernel_sd import filters as filters
 from kernel_sd import fit as fit
 from kernel_sd import kernels as kernels
 from kernel_sd import lanczos as lanczos  # former module path of lanczos_spectrum
+from kernel_sd import selection as selection
 from kernel_sd import spectra as spectra
 from kernel_sd import spectral as spectral  # former module path of the spectra
 from kernel_sd import theory as theory
@@ -81,6 +82,7 @@ __all__ = [
     "nets",
     "nystrom_spectrum",
     "plotting",
+    "selection",
     "self_distill",
     "self_distill_sweep",
     "spectra",

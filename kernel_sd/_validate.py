@@ -54,6 +54,7 @@ __all__ = [
     "cross_gram",
     "shaped_like",
     "class_labels",
+    "sample_weight",
 ]
 
 
@@ -735,3 +736,44 @@ def kernel_values(kernel, K: Array) -> Array:
             "of the data's scale."
         )
     return K
+
+
+def sample_weight(w, n: int) -> np.ndarray | None:
+    """Optional per-row weights: ``(n,)`` (or a scalar for every row), finite, ``>= 0``, not all 0.
+
+    Returns None for None, else a float64 array of shape ``(n,)``.
+    """
+    if w is None:
+        return None
+    try:
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`sample_weight` must be an array of {n} numbers, got {type(w).__name__}."
+        ) from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(
+            f"`sample_weight` must have shape ({n},), one weight per row of X, got "
+            f"shape {arr.shape}."
+        )
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"`sample_weight` must be finite and >= 0; entry {i} is {arr[i]!r}. "
+            "Drop rows you do not want rather than giving them a negative weight."
+        )
+    total = arr.sum()
+    if not total > 0:
+        raise ValueError(
+            "`sample_weight` is zero for every row: at least one row needs a positive "
+            "weight."
+        )
+    if not np.isfinite(total):
+        raise ValueError(
+            "`sample_weight` sums to inf; only ratios of weights matter, so divide "
+            "them by their largest value."
+        )
+    return arr

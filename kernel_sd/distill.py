@@ -42,6 +42,7 @@ __all__ = [
     "self_distill",
     "self_distill_sweep",
     "distill_from_spectrum",
+    "rounds_grid",
     "error_bound",
     "ACCURACY_WARNING",
 ]
@@ -89,6 +90,21 @@ def _rounds_core(d, z0, s_perp0, floor, hyper, rounds, constrained, batched):
     )
     c, status, norm2 = jax.vmap(fn)(hyper) if batched else fn(hyper)
     return c, status, norm2, ridge_rounds(d, c)
+
+
+def rounds_grid(d, z0, s_perp0, floor, hyper, *, rounds: int, constrained: bool):
+    """Multipliers, statuses, ``‖y_t‖²`` and filters of all rounds, for a grid of values.
+
+    The core of :func:`self_distill_sweep` for trusted arguments: ``d`` ``(r,)``
+    eigenvalues, ``z0`` ``(r, q)`` targets in the eigenbasis, ``s_perp0`` their
+    energy outside ``span V``, ``floor`` the spectrum's ``noise_floor`` (eigenvalues
+    at or below it are the numerical null space of the feasibility test),
+    ``hyper`` ``(E,)`` values of ``Kε`` (constrained) or ``lam``. Returns ``c``,
+    ``status`` and ``‖y_t‖²`` of shape ``(E, T)`` and the
+    :class:`~kernel_sd.filters.Filter` of shape ``(E, T, r)``. Failures stay in
+    ``status`` (no exception), so a search can score them instead of stopping.
+    """
+    return _rounds_core(d, z0, s_perp0, floor, hyper, rounds, constrained, True)
 
 
 def _distill(

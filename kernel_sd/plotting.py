@@ -229,7 +229,7 @@ def plot_spectrum(spec, *, title: str = "Eigenvalues of G = k(X, X)/K") -> Figur
             color=OKABE_ITO[3],
             ls="--",
             lw=1,
-            label=f"noise floor ({int(spec.n_clamped)} below, set to 0)",
+            label=f"noise floor ({int(spec.n_clamped)} at or below)",
         )
         ax.set(xlabel="eigen-index k (descending)", ylabel="d_k", title=title)
         ax.legend(frameon=False)

@@ -5,6 +5,10 @@ on one-hot targets, prediction by arg-max) follow the estimator contract
 (``fit``/``predict``/``score``, ``get_params``/``set_params``, cloneable), so they
 work in ``Pipeline`` and ``GridSearchCV``. ``predict(X, round=t)`` gives any
 round; ``trace_`` holds the full :class:`kernel_sd.DistillTrace` after ``fit``.
+``fit`` accepts ``sample_weight`` (see ``SelfDistillationRegressor``).
+``SelfDistillationRegressorCV`` and ``SelfDistillationClassifierCV`` choose
+``eps`` (or ``lam``) and the round by cross-validation over the whole grid, one
+factorisation per fold (module ``kernel_sd._sklearn_cv``).
 
 scikit-learn is an optional dependency: ``import kernel_sd`` never imports this
 module; ``import kernel_sd.sklearn`` needs scikit-learn installed
@@ -27,11 +31,35 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
         "(or pip install 'kernel-sd[test]')."
     ) from err
 
+from kernel_sd import _validate
 from kernel_sd import kernels as _kernels
-from kernel_sd.distill import DistillTrace, self_distill
+from kernel_sd._weights import (
+    feature_spectrum,
+    kept_rows,
+    scaled_sqrt,
+    weighted_spectrum,
+)
+from kernel_sd.distill import DistillTrace, distill_from_spectrum, self_distill
 from kernel_sd.spectra import features
 
-__all__ = ["SelfDistillationRegressor", "SelfDistillationClassifier"]
+__all__ = [
+    "SelfDistillationRegressor",
+    "SelfDistillationClassifier",
+    "SelfDistillationRegressorCV",  # noqa: F822 (module __getattr__ below)
+    "SelfDistillationClassifierCV",  # noqa: F822
+]
+
+_CV_ESTIMATORS = ("SelfDistillationRegressorCV", "SelfDistillationClassifierCV")
+
+
+def __getattr__(name: str):
+    # The CV estimators subclass the ones above, so their module imports this
+    # one: importing it here on first use (not at the top) avoids the cycle.
+    if name in _CV_ESTIMATORS:
+        from kernel_sd import _sklearn_cv
+
+        return getattr(_sklearn_cv, name)
+    raise AttributeError(f"module 'kernel_sd.sklearn' has no attribute {name!r}")
 
 
 class _SelfDistillationBase(BaseEstimator):
@@ -57,14 +85,26 @@ class _SelfDistillationBase(BaseEstimator):
             return self.kernel
         return _kernels.from_name(self.kernel, lengthscale=self.lengthscale)
 
-    def _fit_targets(self, X, Y):
+    def _fit_targets(self, X, Y, sample_weight=None):
         lam = self.lam
         if self.eps is None and lam is None:
             lam = 1e-3  # default: the penalised form, well posed for any data
         self.kernel_ = self._kernel()
-        self.X_fit_ = X
-        self.trace_: DistillTrace = self_distill(
-            self.kernel_, X, Y, eps=self.eps, lam=lam, rounds=self.rounds
+        w = _validate.sample_weight(sample_weight, X.shape[0])
+        self._sqrt_w = None
+        if w is None:
+            self.X_fit_ = X
+            self.trace_: DistillTrace = self_distill(
+                self.kernel_, X, Y, eps=self.eps, lam=lam, rounds=self.rounds
+            )
+            return self
+        # Weighted form: the unweighted rounds on G_w and W'^{1/2} y (kernel_sd._weights).
+        keep = kept_rows(w)
+        self.X_fit_, self._sqrt_w = X[keep], scaled_sqrt(w[keep])
+        spec = weighted_spectrum(_kernels.gram(self.kernel_, self.X_fit_), self._sqrt_w)
+        scale = self._sqrt_w if Y.ndim == 1 else self._sqrt_w[:, None]
+        self.trace_ = distill_from_spectrum(
+            spec, Y[keep] * scale, eps=self.eps, lam=lam, rounds=self.rounds
         )
         return self
 
@@ -76,7 +116,8 @@ class _SelfDistillationBase(BaseEstimator):
             raise ValueError(
                 f"`round` must be an integer in [0, {self.rounds}), got {round!r}."
             )
-        W = features(self.kernel_, self.X_fit_, X, self.trace_.spectrum)
+        spec = feature_spectrum(self.trace_.spectrum, getattr(self, "_sqrt_w", None))
+        W = features(self.kernel_, self.X_fit_, X, spec)
         # numpy on the host: one small product, no compilation per input shape
         return np.asarray(W) @ np.asarray(self.trace_.coefficients)[t]
 
@@ -86,6 +127,22 @@ class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):
 
     Round ``t`` fits ``f_t(x) = g_xᵀ (c_t I + G)^{-1} y_t`` with ``y_0 = y`` and
     ``y_{t+1} = f_t(X)``; ``predict`` uses the last round unless ``round`` is given.
+
+    Sample weights ``w_i >= 0`` (``fit(X, y, sample_weight=w)``) weigh the squared
+    errors, with ``S = Σ_i w_i``:
+
+        penalised:    min_f Σ_i w_i (f(x_i) − y_i)² + S · lam · ‖f‖²_H
+                      (= ``KernelRidge(alpha=S * lam).fit(X, y, sample_weight=w)``),
+        constrained:  min_f ‖f‖²_H  s.t.  (1/S) Σ_i w_i (f(x_i) − y_i)² <= ε,
+
+    so unit weights give the unweighted fit, integer weights equal repeated rows,
+    only ratios of weights matter, and a row of weight 0 is dropped. Derived:
+    every round is the unweighted round on ``G_w = W^{1/2} k(X, X) W^{1/2} / S``
+    (``W = diag(w)``) with targets ``W^{1/2} y``; the multiplier solves
+    ``Σ_k (c z_k/(c + d_k))² = S ε`` for ``G_w = V diag(d) Vᵀ``, ``z = Vᵀ W^{1/2} y``,
+    and ``f_t(x) = k(x, X) W^{1/2} V diag(g_t) z / S`` (``kernel_sd._weights``).
+    The ``trace_`` of a weighted fit is that of this problem: its ``train_pred``
+    is ``W'^{1/2} f_t(X)`` over the rows of positive weight, ``w' = K w / S``.
 
     Args:
         kernel: a name from ``kernel_sd.kernels.NAMES`` (``"rbf"``, ``"laplace"``,
@@ -109,12 +166,15 @@ class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):
         (2,)
     """
 
-    def fit(self, X, y):
-        """Fit ``rounds`` rounds on ``X`` (n, p) and ``y`` (n,) or (n, q)."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit ``rounds`` rounds on ``X`` (n, p) and ``y`` (n,) or (n, q).
+
+        ``sample_weight``: optional ``(n,)`` weights ``>= 0`` (see the class docstring).
+        """
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
         )
-        return self._fit_targets(X, y)
+        return self._fit_targets(X, y, sample_weight)
 
     def predict(self, X, round: int | None = None):
         """Predictions ``f_t(X)`` of round ``round`` (default: the last)."""
@@ -138,8 +198,12 @@ class SelfDistillationClassifier(ClassifierMixin, _SelfDistillationBase):
         trace_: the :class:`kernel_sd.DistillTrace` of the fit (one column per class).
     """
 
-    def fit(self, X, y):
-        """Fit on ``X`` (n, p) and class labels ``y`` (n,)."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (n, p) and class labels ``y`` (n,), optionally weighted.
+
+        ``sample_weight`` weighs the squared errors of the one-hot targets as in
+        :class:`SelfDistillationRegressor`.
+        """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self._binarizer = LabelBinarizer().fit(y)
@@ -147,7 +211,7 @@ class SelfDistillationClassifier(ClassifierMixin, _SelfDistillationBase):
         Y = self._binarizer.transform(y).astype(np.float64)
         if Y.shape[1] == 1:  # LabelBinarizer gives one column for two classes
             Y = np.hstack([1.0 - Y, Y])
-        return self._fit_targets(X, Y)
+        return self._fit_targets(X, Y, sample_weight)
 
     def decision_function(self, X, round: int | None = None):
         """Class scores ``f_t(X)`` at round ``round`` (default: the last).

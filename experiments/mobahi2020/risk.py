@@ -91,7 +91,7 @@ def vs_early_stopping(cfg: Config, seed: int) -> Result:
     y = f + cfg.planted_sigma * np.random.default_rng(seed + 1).standard_normal(K)
     # The paper's constrained rounds on one noisy draw.
     z = V.T @ y
-    null = float(np.sum(z[d == 0] ** 2))
+    null = float(np.sum(z[d <= float(spec.noise_floor)] ** 2))  # numerical null space
     eps = (null + cfg.vs_gf_fraction * (float(y @ y) - null)) / K
     tr = ksd.distill_from_spectrum(spec, y, eps=eps, rounds=cfg.planted_rounds)
     ts = theory.trace_arrays(tr).t_star
