@@ -19,10 +19,12 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kernel_sd import _validate, selection
+from kernel_sd import _validate
 from kernel_sd._weights import kept_rows, scaled_sqrt, weighted_spectrum
 from kernel_sd.distill import distill_from_spectrum
 from kernel_sd.kernels import gram
+from kernel_sd.selection._gcv import gcv_from_spectrum
+from kernel_sd.selection._holdout import _splits, cv_from_gram
 from kernel_sd.sklearn import SelfDistillationClassifier, _SelfDistillationBase
 
 __all__ = ["SelfDistillationRegressorCV", "SelfDistillationClassifierCV", "LAM_GRID"]
@@ -65,7 +67,7 @@ class _CVSearch:
             X_all, Y_all, w_all = X[keep], Y[keep], None if w is None else w[keep]
             K_xx = gram(kernel, X_all)
             keep_all = np.arange(keep.size)
-            res = selection.gcv_from_spectrum(
+            res = gcv_from_spectrum(
                 *self._weighted(K_xx, Y_all, w_all, keep_all), **opts
             )
             self.fold_mse_, self.n_splits_, self.df_ = None, None, np.asarray(res.df)
@@ -82,9 +84,9 @@ class _CVSearch:
             else:  # an iterable of splits indexes every row
                 X_all, Y_all, w_all = X, Y, w
                 pairs = list(check_cv(cv).split(X))
-            pairs = selection._splits(pairs, X_all.shape[0])
+            pairs = _splits(pairs, X_all.shape[0])
             K_xx = gram(kernel, X_all)
-            res = selection.cv_from_gram(
+            res = cv_from_gram(
                 K_xx, Y_all, w_all, pairs, accuracy=classifier, **opts
             )
             self.fold_mse_ = np.asarray(res.mse)

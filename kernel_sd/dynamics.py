@@ -74,7 +74,7 @@ def _grid(name: str, values, spec, y, W) -> Array:
 
     Refused before any work when the ``(T, K)`` predictions, ``(T, m)`` test
     predictions and ``(T, r)`` filters and coefficients would exceed
-    ``_validate.MAX_OUTPUT_GB``.
+    ``_validate.arrays.MAX_OUTPUT_GB``.
     """
     T, n, r = values.shape[0], spec.n_train, spec.eigvals.shape[0]
     m = 0 if W is None else W.shape[0]
