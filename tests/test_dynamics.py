@@ -201,11 +201,13 @@ def test_classifier_step_matches_numpy_and_loss_decreases(problem):
     np.testing.assert_allclose(run.loss[0], np.log(3.0), rtol=1e-14)
     loss = np.asarray(run.loss)
     assert np.all(np.diff(loss) <= 1e-15) and loss[-1] < 0.8 * loss[0]
-    # A distillation step with a temperature: targets softmax(f_T / τ).
+    # A distillation step with a temperature, teacher softened only: targets
+    # softmax(f_T / τ) (Hinton's convention: tests/test_temperature.py).
     TL = rng.standard_normal((N, 3))
     st = dynamics.simulate_classifier(
-        G, labels, lr=lr, steps=3, classes=3, teacher_logits=TL, temperature=2.0
-    )
+        G, labels, lr=lr, steps=3, classes=3, teacher_logits=TL, temperature=2.0,
+        convention="soft_targets",
+    )  # fmt: skip
     b1 = -lr * (np.full((N, 3), 1 / 3) - _softmax(TL / 2.0))
     np.testing.assert_allclose(st.train_pred[1], G @ b1, rtol=1e-12)
     p1 = _softmax(G @ b1)

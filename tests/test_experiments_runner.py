@@ -19,7 +19,8 @@ def test_every_experiment_runs_quick_and_then_resumes(runner, tmp_path, capsys):
     assert runner.run(["all"], out=tmp_path, quick=True) == 0
     parts = [p for exp in runner.experiments().values() for p in exp.parts]
     assert {"mobahi2020_toy_fits", "nagarajan2023_ratio", "nystrom_accuracy",
-            "distill_fits"} <= set(parts)  # fmt: skip
+            "distill_fits", "networks_width", "networks_rounds",
+            "networks_confidence", "networks_weights"} <= set(parts)  # fmt: skip
     for part in parts:
         for ext in ("png", "pdf", "json"):
             assert (tmp_path / f"{part}.{ext}").stat().st_size > 0, (part, ext)
@@ -57,6 +58,10 @@ def test_every_experiment_runs_quick_and_then_resumes(runner, tmp_path, capsys):
         assert equiv[name]["negative_control_round1_with_g"] > 1e-2
     report = numbers("mobahi2020_multipliers")["collapse_report"]
     assert all(r["inside"] for r in report.values())
+    # Wider networks are closer to their NTK (widths 16 and 64: ~1/2 expected).
+    width = numbers("networks_width")["depths"]["1"]
+    for key in ("test", "train", "kernel"):
+        assert width[f"{key}_error_mean"][1] < width[f"{key}_error_mean"][0], key
     rows = numbers("nystrom_accuracy")["rows"]
     assert {r["method"] for r in rows} == {"pivoted", "uniform", "lanczos"}
     capsys.readouterr()

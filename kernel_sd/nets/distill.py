@@ -52,6 +52,7 @@ def teacher_student(
     alpha=0.0,
     switch_step: int = 0,
     temperature=1.0,
+    convention: str = "hinton",
     record_every: int = 1,
     X_test: Array | None = None,
 ) -> tuple[NetTraining, NetTraining]:
@@ -65,8 +66,8 @@ def teacher_student(
     Args:
         net: the architecture of both models.
         key: a JAX PRNG key.
-        X, y, lr, loss, alpha, switch_step, temperature, record_every, X_test: as
-            in :func:`~kernel_sd.nets.train`.
+        X, y, lr, loss, alpha, switch_step, temperature, convention, record_every,
+            X_test: as in :func:`~kernel_sd.nets.train`.
         teacher_steps: the teacher's steps (a multiple of ``record_every``).
         steps: the student's steps (a multiple of ``record_every``).
 
@@ -82,7 +83,7 @@ def teacher_student(
     student = train(
         net, net.init(k_student, p), X, y, steps=steps,
         teacher=teacher.train_pred[-1], alpha=alpha, switch_step=switch_step,
-        temperature=temperature, **common,
+        temperature=temperature, convention=convention, **common,
     )  # fmt: skip
     return teacher, student
 
@@ -99,6 +100,7 @@ def self_distill(
     loss: str = "squared",
     alpha=0.0,
     temperature=1.0,
+    convention: str = "hinton",
     X_test: Array | None = None,
 ) -> Rounds:
     """Self-distillation rounds, the network re-initialised every round  [MFB20].
@@ -111,7 +113,7 @@ def self_distill(
     Args:
         net: the architecture of every round.
         key: a JAX PRNG key.
-        X, y, lr, steps, loss, alpha, temperature, X_test: as in
+        X, y, lr, steps, loss, alpha, temperature, convention, X_test: as in
             :func:`~kernel_sd.nets.train`.
         rounds: number of rounds ``R >= 1`` (round 0 is the label-trained model).
 
@@ -128,7 +130,8 @@ def self_distill(
         params = net.init(jax.random.fold_in(key, t), X.shape[1])
         run = train(
             net, params, X, y, lr=lr, steps=steps, loss=loss, teacher=teacher,
-            alpha=alpha, temperature=temperature, record_every=steps, X_test=X_test,
+            alpha=alpha, temperature=temperature, convention=convention,
+            record_every=steps, X_test=X_test,
         )  # fmt: skip
         teacher = run.train_pred[-1]
         train_pred.append(teacher)

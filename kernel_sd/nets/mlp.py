@@ -211,14 +211,26 @@ class MLP:
 
 @partial(jax.jit, static_argnames=("inputs", "dtype"))
 def _init(net: MLP, key: Array, *, inputs: int, dtype) -> Params:
+    """Every parameter from one ``N(0, 1)`` draw, cut into the layers' shapes.
+
+    One draw instead of one per array: the random-bit generator is compiled once
+    per network (compiling it per array took ~0.2 s each on a CPU).
+    """
     sizes = [inputs] + [net.width] * net.depth + [net.outputs]
-    keys = jax.random.split(key, 2 * (len(sizes) - 1))
+    shapes = [
+        shape
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+        for shape in ((fan_out, fan_in), (fan_out,))
+    ]
+    counts = [math.prod(shape) for shape in shapes]
+    draw = jax.random.normal(key, (sum(counts),), dtype)
+    offsets = np.cumsum([0, *counts])
+    arrays = [
+        draw[start:stop].reshape(shape)
+        for start, stop, shape in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+    ]
     return tuple(
-        Dense(
-            W=jax.random.normal(keys[2 * i], (fan_out, fan_in), dtype),
-            b=jax.random.normal(keys[2 * i + 1], (fan_out,), dtype),
-        )
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+        Dense(W=W, b=b) for W, b in zip(arrays[::2], arrays[1::2], strict=True)
     )
 
 

@@ -6,14 +6,17 @@ switch step ``s``:
 - squared: ``L = (1/2K) Σ_i ‖f(x_i) − t_i‖²`` with ``t = y`` before ``s`` and
   ``t = α y + (1 − α) f_T(X)`` from ``s`` on (the convention of
   ``kernel_sd.dynamics``);
-- softmax cross-entropy, with temperature ``τ`` on teacher and student as in
-  Hinton, Vinyals & Dean (2015): before ``s``, ``L = (1/K) Σ_i CE(e_{y_i}, softmax(f(x_i)))``;
-  from ``s`` on, ``L = (1/K) Σ_i [α CE(e_{y_i}, softmax(f(x_i))) + (1 − α) τ² CE(softmax(f_T(x_i)/τ),
-  softmax(f(x_i)/τ))]`` with ``CE(p, r) = −Σ_c p_c log r_c``. The ``τ²`` keeps
-  the soft term's gradient on the scale of the hard one; for ``τ = 1`` the loss
-  is the cross-entropy against the mixed targets ``α e_y + (1 − α) softmax(f_T)``
-  (the targets of ``kernel_sd.dynamics.simulate_classifier``, which does not
-  rescale the student by ``τ``).
+- softmax cross-entropy, with temperature ``τ``: before ``s``,
+  ``L = (1/K) Σ_i CE(e_{y_i}, softmax(f(x_i)))``; from ``s`` on, by default
+  (``convention="hinton"``, Hinton, Vinyals & Dean 2015) ``L = (1/K) Σ_i [α
+  CE(e_{y_i}, softmax(f(x_i))) + (1 − α) τ² CE(softmax(f_T(x_i)/τ),
+  softmax(f(x_i)/τ))]`` with ``CE(p, r) = −Σ_c p_c log r_c``: the temperature on
+  teacher and student, and ``τ²`` keeps the soft term's gradient on the scale of
+  the hard one. ``convention="soft_targets"`` softens the teacher only:
+  ``L = (1/K) Σ_i CE(α e_{y_i} + (1 − α) softmax(f_T(x_i)/τ), softmax(f(x_i)))``.
+  The two agree at ``τ = 1``. These are the conventions of
+  ``kernel_sd.dynamics.simulate_classifier`` (module ``kernel_sd.simulate``),
+  so a network student and a kernel student minimise the same loss.
 
 Each step is ``θ ← θ − lr ∇_θ L`` on all parameters. With ``lr → 0`` and
 ``lr · N = t`` this follows gradient flow for time ``t``; with the NTK
@@ -33,6 +36,7 @@ from jax import Array
 from kernel_sd import _validate
 from kernel_sd.nets.mlp import MLP, Params, check_params
 from kernel_sd.nets.tangent import Linearized
+from kernel_sd.simulate import check_convention, student_temperature
 
 __all__ = ["LOSSES", "NetTraining", "train", "loss_value"]
 
@@ -60,7 +64,11 @@ class NetTraining(NamedTuple):
 
 
 def _loss(kind: str, f, first, second, late, alpha, tau):
-    """The loss at one step; ``late`` selects the targets after the switch."""
+    """The loss at one step; ``late`` selects the targets after the switch.
+
+    ``tau`` is the student's temperature ``τ_s`` (``τ`` for Hinton's loss, 1 for
+    soft targets); ``second`` holds the teacher's ``softmax(f_T/τ)``.
+    """
     K = f.shape[0]
     if kind == "squared":
         r = f - jnp.where(late, second, first)
@@ -68,7 +76,7 @@ def _loss(kind: str, f, first, second, late, alpha, tau):
     hard = -jnp.sum(first * jax.nn.log_softmax(f, axis=-1)) / K
     soft = -jnp.sum(second * jax.nn.log_softmax(f / tau, axis=-1)) / K
     a = jnp.where(late, alpha, 1.0)
-    return a * hard + (1.0 - a) * tau * tau * soft  # Hinton et al.: τ² on soft term
+    return a * hard + (1.0 - a) * tau * tau * soft  # Hinton et al.: τ_s² on soft term
 
 
 def loss_value(
@@ -79,6 +87,7 @@ def loss_value(
     teacher: Array | None = None,
     alpha=0.0,
     temperature=1.0,
+    convention: str = "hinton",
 ) -> Array:
     """The loss of predictions ``f`` (module docstring), after the switch if ``teacher``.
 
@@ -89,6 +98,7 @@ def loss_value(
         teacher: optional teacher outputs shaped like ``f``.
         alpha: label weight ``α ∈ [0, 1]`` with a teacher.
         temperature: ``τ > 0`` (cross-entropy only).
+        convention: ``"hinton"`` or ``"soft_targets"`` (cross-entropy only).
 
     Returns:
         The scalar loss.
@@ -98,7 +108,7 @@ def loss_value(
         f = f[:, None]
     q = f.shape[1]
     first, second, a, tau, _ = _targets(
-        loss, y, f.shape[0], q, f.dtype, teacher, alpha, temperature, 0, 1
+        loss, y, f.shape[0], q, f.dtype, teacher, alpha, temperature, 0, 1, convention
     )
     return _loss(loss, f, first, second, teacher is not None, a, tau)
 
@@ -148,17 +158,25 @@ def _labels(y, K: int, q: int) -> np.ndarray:
     return lab
 
 
-def _targets(kind, y, K, q, dtype, teacher, alpha, temperature, switch_step, steps):
-    """``(first, second, α, τ, switch)`` arrays for the core, all validated."""
+def _targets(kind, y, K, q, dtype, teacher, alpha, temperature, switch_step, steps,
+             convention):  # fmt: skip
+    """``(first, second, α, τ_s, switch)`` for the core, all validated (``τ_s``: the
+    student's temperature)."""
     if kind not in LOSSES:
         raise ValueError(f"`loss` must be one of {LOSSES}, got {kind!r}.")
     a = _alpha(alpha)
     tau = _validate.positive_scalar("temperature", temperature)
+    convention = check_convention(convention)
     if kind == "squared":
         if tau != 1.0:
             raise ValueError(
                 f"`temperature`={tau:g} applies to the cross-entropy loss only; "
                 "leave it at 1 for the squared loss."
+            )
+        if convention != "hinton":
+            raise ValueError(
+                f"`convention`={convention!r} applies to the cross-entropy loss "
+                "only; leave it at its default for the squared loss."
             )
         y = _validate.targets("y", y, K, dtype)
         Y = y[:, None] if y.ndim == 1 else y
@@ -186,7 +204,8 @@ def _targets(kind, y, K, q, dtype, teacher, alpha, temperature, switch_step, ste
         second = a * Y + (1.0 - a) * T  # [NMBMK23] mixed targets α y + (1 − α) f_T
     else:
         second = jax.nn.softmax(T / tau, axis=-1)  # soft targets softmax(f_T/τ)
-    return Y, second, a, tau, _nonneg_int("switch_step", switch_step)
+    tau_s = student_temperature(convention, tau)
+    return Y, second, a, tau_s, _nonneg_int("switch_step", switch_step)
 
 
 # ----------------------------------------------------------------------------
@@ -238,6 +257,7 @@ def train(
     alpha=0.0,
     switch_step: int = 0,
     temperature=1.0,
+    convention: str = "hinton",
     record_every: int = 1,
     X_test: Array | None = None,
 ) -> NetTraining:
@@ -263,7 +283,10 @@ def train(
             for cross-entropy).
         alpha: label weight ``α ∈ [0, 1]`` after the switch.
         switch_step: step ``s >= 0`` from which the teacher is used.
-        temperature: ``τ > 0`` on teacher and student logits (cross-entropy).
+        temperature: ``τ > 0`` of the distillation loss (cross-entropy).
+        convention: where ``τ`` enters the cross-entropy distillation loss:
+            ``"hinton"`` (teacher and student, soft term × ``τ²``) or
+            ``"soft_targets"`` (teacher only), module docstring.
         record_every: record predictions and loss every ``e`` steps (``e``
             divides ``N``; static).
         X_test: optional ``(m, p)`` inputs whose predictions are recorded.
@@ -307,8 +330,9 @@ def train(
         )
     K, q = X.shape[0], net.outputs
     first, second, a, tau, switch = _targets(
-        loss, y, K, q, dtype, teacher, alpha, temperature, switch_step, steps
-    )
+        loss, y, K, q, dtype, teacher, alpha, temperature, switch_step, steps,
+        convention,
+    )  # fmt: skip
     params, values, fs, tests = _train_core(
         model, params, X, X_test, first, second, switch, a, lr, tau,
         kind=loss, steps=steps, every=every,
