@@ -15,6 +15,7 @@ import importlib as _importlib
 
 from kernel_sd import data as data
 from kernel_sd import dynamics as dynamics
+from kernel_sd import equivalent as equivalent
 from kernel_sd import filters as filters
 from kernel_sd import fit as fit
 from kernel_sd import kernels as kernels
@@ -28,6 +29,7 @@ from kernel_sd.distill import DistillTrace as DistillTrace
 from kernel_sd.distill import distill_from_spectrum as distill_from_spectrum
 from kernel_sd.distill import self_distill as self_distill
 from kernel_sd.distill import self_distill_sweep as self_distill_sweep
+from kernel_sd.equivalent import equivalent_kernel as equivalent_kernel
 from kernel_sd.fit import Trace as Trace
 from kernel_sd.kernels import gram as gram
 from kernel_sd.kernels import gram_sharded as gram_sharded
@@ -68,6 +70,8 @@ __all__ = [
     "dataclass_pytree",
     "distill_from_spectrum",
     "dynamics",
+    "equivalent",
+    "equivalent_kernel",
     "features",
     "filters",
     "fit",

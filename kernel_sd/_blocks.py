@@ -2,15 +2,31 @@
 
 The low-rank and matrix-free paths never hold an ``n × n`` (or ``n × m``) kernel
 matrix. They sweep the ``n`` rows of ``X`` in blocks of ``b`` rows, and each block
-either produces its rows of the output (:func:`row_map`: ``k(X_b, Z) M``, the
-rows of ``G Q``) or adds a term to a sum (:func:`row_sum`: ``K_mn K_nm``,
-``K_mn y``). Working memory is one block, ``O(b · m)``.
+either produces its rows of the output (Gram tiles ``k(X_b, Z)``, ``k(X_b, Z) M``,
+the rows of ``G Q``) or adds a term to a sum (``K_mn K_nm``, ``K_mn y``). Working
+memory is one block, ``O(b · m)``.
+
+Two engines:
+
+- :func:`row_map` / :func:`row_sum` compile the whole sweep as one program
+  (a ``lax.map`` / ``lax.scan`` over the blocks): for block functions without a
+  kernel-times-matrix product, such as the Gram tiles;
+- :func:`tile_map` / :func:`tile_sum`, for kernel tiles that feed a matrix
+  product: each step evaluates the tile ``k(A_b, B)`` in one compiled program
+  and consumes it (``k(A_b, B) M``, ``Σ term``) in a second one, with a host
+  loop over the steps. XLA cannot fuse across programs, so no kernel evaluation
+  ever runs inside a GEMM's tile loops. Inside one program XLA-CPU (jax 0.10)
+  fuses the whole chain "distances, exp, dot" into one kernel that re-evaluates
+  the kernel entries for every output tile when the output block is square —
+  about 1 GFLOP/s, 10–15x slower — and ``lax.optimization_barrier`` does not
+  prevent it (it is removed before fusion). Every tile has the same shape (the
+  last one padded), so a sweep compiles its two programs once.
 
 With several devices the blocks are split over a 1-D mesh (axis ``"rows"``) with
 ``jax.shard_map``; the per-block computation is the same function, the shared
-arguments are replicated, and :func:`row_sum` adds the per-device sums with a
-``psum``. :func:`row_map` therefore returns the same numbers as on one device;
-:func:`row_sum` the same up to the order of the final additions (round-off).
+arguments are replicated, and sums are added over the devices at the end. Maps
+therefore return the same numbers as on one device; sums the same up to the
+order of the final additions (round-off).
 """
 
 from __future__ import annotations
@@ -146,3 +162,159 @@ def row_sum(
     dtype of the rows.
     """
     return _sweep(fn, rows, shared, block_size, devices, reduce=True)
+
+
+# ----------------------------------------------------------------------------
+# kernel tiles consumed by a second program (no kernel evaluation inside a GEMM)
+
+_IN_FLIGHT = 2
+"""Tiles dispatched ahead of the host loop before it waits (bounds tile memory)."""
+
+
+def _tile(kernel, blocks: Array, B: Array, i) -> Array:
+    """The tile ``k(A_i, B)`` of row block ``i``: the only kernel evaluation of a step."""
+    return kernel(blocks[i], B)
+
+
+def _tile_transposed(kernel, blocks: Array, B: Array, i) -> Array:
+    """``k(A_i, B)ᵀ``: sums of ``Kᵀ X`` products then run as ``(Kᵀ) X``, a plain
+    GEMM; XLA-CPU multiplies a transposed left operand 2–3x slower."""
+    return kernel(blocks[i], B).T
+
+
+def _step(term, reduce: bool, out, K, mask, rows, shared, i):
+    """Consume tile ``K`` of block ``i``: write ``term`` into ``out[i]`` or add it."""
+    rows_i = jax.tree.map(lambda a: a[i], rows)
+    val = term(K, mask[i].astype(K.dtype), rows_i, shared)
+    if reduce:
+        return jax.tree.map(lambda o, v: o + v[None].astype(o.dtype), out, val)
+    return jax.tree.map(
+        lambda o, v: jax.lax.dynamic_update_index_in_dim(o, v.astype(o.dtype), i, 0),
+        out,
+        val,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _tile_programs(
+    term: Callable, reduce: bool, devices: tuple | None, transpose: bool = False
+):
+    """The two compiled programs of a tile sweep (and the mesh with several devices).
+
+    Program 1 evaluates one tile per device (transposed with ``transpose``);
+    program 2 (its output buffer donated) consumes it. With several devices both
+    are ``shard_map``-ed over the mesh: each device takes its own block ``i`` of
+    its share of the rows.
+    """
+    step = functools.partial(_step, term, reduce)
+    tile = _tile_transposed if transpose else _tile
+    if devices is None:
+        return None, jax.jit(tile), jax.jit(step, donate_argnums=0)
+    mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
+    tile_spec = P(None, _AXIS) if transpose else P(_AXIS)
+    tile = jax.shard_map(
+        tile, mesh=mesh, in_specs=(P(), P(_AXIS), P(), P()), out_specs=tile_spec
+    )
+    consume = jax.shard_map(
+        step,
+        mesh=mesh,
+        in_specs=(P(_AXIS), tile_spec, P(_AXIS), P(_AXIS), P(), P()),
+        out_specs=P(_AXIS),
+    )
+    return mesh, jax.jit(tile), jax.jit(consume, donate_argnums=0)
+
+
+_sum_devices = jax.jit(lambda acc: jax.tree.map(lambda a: jnp.sum(a, axis=0), acc))
+
+
+def _tile_sweep(
+    kernel, A, B, term, rows, shared, block_size, devices, reduce, transpose=False
+):
+    n = A.shape[0]
+    block = int(min(block_size, n))
+    devices = None if devices is None or len(devices) == 1 else tuple(devices)
+    n_dev = 1 if devices is None else len(devices)
+    mesh, tile, consume = _tile_programs(term, reduce, devices, transpose)
+    (blocks, *rows), mask = _pad_jit((A, *rows), n, block, n_dev)
+    rows = tuple(rows)
+    steps = blocks.shape[0] // n_dev
+
+    # The shape of one step's term, from abstract evaluation (nothing is computed).
+    def abstract(a):
+        return jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
+
+    K = jax.eval_shape(kernel, abstract(blocks), B)
+    if transpose:
+        K = jax.ShapeDtypeStruct(K.shape[::-1], K.dtype)
+    w = jax.ShapeDtypeStruct((block,), K.dtype)
+    val = jax.eval_shape(term, K, w, jax.tree.map(abstract, rows), shared)
+    lead = (n_dev,) if reduce else (n_dev * steps,)
+    out = jax.tree.map(lambda v: jnp.zeros(lead + v.shape, v.dtype), val)
+    if mesh is not None:
+        row_sharding = NamedSharding(mesh, P(_AXIS))
+        blocks, mask, rows, out = jax.device_put(
+            (blocks, mask, rows, out), row_sharding
+        )
+        kernel, B, shared = jax.device_put(
+            (kernel, B, shared), NamedSharding(mesh, P())
+        )
+    pending = []
+    for i in range(steps):  # async dispatch: the host runs ahead of the device
+        K = tile(kernel, blocks, B, i)
+        out = consume(out, K, mask, rows, shared, i)
+        if not isinstance(K, jax.core.Tracer):  # under a caller's jit: nothing runs yet
+            pending.append(K)
+        if len(pending) > _IN_FLIGHT:
+            pending.pop(0).block_until_ready()
+    if reduce:
+        return _sum_devices(out)
+    return _unpad_jit(out, n)
+
+
+def tile_map(
+    kernel,
+    A: Array,
+    B: Array,
+    term: Callable,
+    *,
+    rows: tuple[Array, ...] = (),
+    shared=(),
+    block_size: int,
+    devices=None,
+):
+    """Stack ``term(k(A_b, B), w_b, rows_b, shared)`` over row blocks ``A_b`` of ``A``.
+
+    The tile ``k(A_b, B)`` and ``term`` run as two separate compiled programs
+    (see the module docstring). ``term`` must be hashable (module level) and
+    return ``(b, ...)`` arrays; ``w_b`` is the 0/1 mask of real rows, ``rows``
+    are arrays with the rows of ``A`` (blocked alike) and ``shared`` is passed
+    whole. Padding rows are dropped. ``devices`` as in :func:`row_map`.
+    """
+    return _tile_sweep(
+        kernel, A, B, term, tuple(rows), shared, block_size, devices, False
+    )
+
+
+def tile_sum(
+    kernel,
+    A: Array,
+    B: Array,
+    term: Callable,
+    *,
+    rows: tuple[Array, ...] = (),
+    shared=(),
+    block_size: int,
+    devices=None,
+    transpose: bool = False,
+):
+    """``Σ_b term(k(A_b, B), w_b, rows_b, shared)`` over row blocks ``A_b`` of ``A``.
+
+    As :func:`tile_map`, but ``term`` returns a pytree of fixed shapes and must
+    weight its rows by ``w_b`` (padding rows have weight 0). With several devices
+    each accumulates its own sum and the sums are added at the end. With
+    ``transpose`` the term receives ``k(A_b, B)ᵀ`` (``(|B|, b)``), for sums of
+    ``k(A_b, B)ᵀ X`` products.
+    """
+    return _tile_sweep(
+        kernel, A, B, term, tuple(rows), shared, block_size, devices, True, transpose
+    )

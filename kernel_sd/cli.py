@@ -177,8 +177,8 @@ def _cmd_verify(args) -> int:
     names = args.statement or None
     if args.paper:
         names = [s.name for s in theory.statements(args.paper)]
-    for name in names or []:
-        theory.get(name)  # unknown names: one line with the known ones
+    if names:  # unknown names: one line with the known ones; former names map
+        names = [theory.get(name).name for name in names]
     instances = 50 if args.quick else (args.instances or 1000)
     out = _output(args)
     rows = theory.verify(
@@ -190,13 +190,13 @@ def _cmd_verify(args) -> int:
         else (lambda it, n, d: progress(it, total=n, desc=d)),
     )
     width = max(len(r.name) for r in rows)
-    header = (f"{'statement':<{width}}  {'paper':<8}  {'instances':>9}  {'checks':>8}  "
-              f"{'violations':>10}  {'worst slack':>11}")  # fmt: skip
+    header = (f"{'statement':<{width}}  {'paper':<8}  {'origin':<7}  {'instances':>9}  "
+              f"{'checks':>8}  {'violations':>10}  {'worst slack':>11}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.name:<{width}}  {r.paper:<8}  {r.instances:>9}  {r.checks:>8}  "
-              f"{r.violations:>10}  {r.worst_slack:>11.3e}")  # fmt: skip
+        print(f"{r.name:<{width}}  {r.paper:<8}  {r.origin:<7}  {r.instances:>9}  "
+              f"{r.checks:>8}  {r.violations:>10}  {r.worst_slack:>11.3e}")  # fmt: skip
     bad = sum(r.violations for r in rows)
     print(f"{len(rows)} statements, {sum(r.checks for r in rows)} checks, {bad} violations "
           f"(relative slack {theory.RTOL:g} allowed)")  # fmt: skip

@@ -8,6 +8,10 @@ with the package (no download, no scikit-learn needed at run time):
   Handwritten Digits", as distributed by scikit-learn's ``load_digits``);
 - ``diabetes``: 442 patients, 10 baseline variables, disease progression after
   one year (Efron et al. 2004, as distributed by scikit-learn's ``load_diabetes``).
+
+``friedman1`` draws Friedman's (1991) first synthetic regression problem (the one
+scikit-learn calls ``make_friedman1``, reimplemented here with NumPy's generator),
+and ``flip_labels`` makes a classification problem noisy.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ __all__ = [
     "sinusoid",
     "digits",
     "diabetes",
+    "friedman1",
     "one_hot",
+    "flip_labels",
     "load_file",
     "MOBAHI_TOY_X",
     "MOBAHI_TOY_Y",
@@ -177,6 +183,93 @@ def diabetes(
         X_test=(X[test] - mu) / sd, y_test=(y[test] - ym) / ys,
         name=f"diabetes, {train.size} train / {test.size} test, seed {seed}",
     )  # fmt: skip
+
+
+def _friedman1_target(X: np.ndarray) -> np.ndarray:
+    """``10 sin(π x_1 x_2) + 20 (x_3 − 1/2)² + 10 x_4 + 5 x_5`` (Friedman 1991)."""
+    return (
+        10.0 * np.sin(np.pi * X[:, 0] * X[:, 1])
+        + 20.0 * (X[:, 2] - 0.5) ** 2
+        + 10.0 * X[:, 3]
+        + 5.0 * X[:, 4]
+    )
+
+
+def friedman1(
+    n: int = 200, *, noise: float = 1.0, seed: int = 0, n_test: int = 500, p: int = 10
+) -> Dataset:
+    """Friedman's regression problem #1: ``x ~ U[0, 1]^p``, five informative inputs.
+
+    ``y = 10 sin(π x_1 x_2) + 20 (x_3 − 1/2)² + 10 x_4 + 5 x_5 + noise · N(0, 1)``;
+    inputs ``x_6 .. x_p`` do not enter the target. This is the problem of
+    scikit-learn's ``make_friedman1`` (same formula, not the same random stream).
+
+    Args:
+        n: number of training points.
+        noise: standard deviation of the Gaussian noise on the training targets (>= 0).
+        seed: seed of ``numpy.random.default_rng``.
+        n_test: number of test points; their targets are the clean function.
+        p: number of input dimensions (>= 5).
+    """
+    n = _validate.positive_int("n", n)
+    n_test = _validate.positive_int("n_test", n_test)
+    noise = _validate.positive_scalar("noise", noise, allow_zero=True)
+    p = _validate.integer(
+        "p", p, minimum=5, what="input dimensions; five enter the target"
+    )
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.0, 1.0, (n + n_test, p))
+    f = _friedman1_target(X)
+    y = f[:n] + noise * rng.standard_normal(n)
+    return Dataset(
+        X=X[:n], y=y, X_test=X[n:], y_test=f[n:],
+        name=f"Friedman #1, n = {n}, noise {noise:g}, seed {seed}",
+    )  # fmt: skip
+
+
+def flip_labels(
+    labels: np.ndarray, fraction: float, *, classes: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace a share ``fraction`` of the labels by a uniformly drawn *other* class.
+
+    Exactly ``round(fraction · n)`` points, drawn without replacement, change class.
+
+    Args:
+        labels: ``(n,)`` integer labels in ``[0, classes)``.
+        fraction: share of labels to flip, in ``[0, 1]``.
+        classes: number of classes (>= 2).
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        ``(noisy labels, mask of the flipped points)``.
+    """
+    labels = np.asarray(labels)
+    classes = _validate.integer("classes", classes, minimum=2)
+    if (
+        labels.ndim != 1
+        or labels.size == 0
+        or not np.issubdtype(labels.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"`labels` must be a non-empty 1-D integer array, got {labels.dtype} {labels.shape}."
+        )
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(
+            f"`labels` must lie in [0, {classes}); pass the right `classes`."
+        )
+    try:
+        fraction = float(fraction)
+    except (TypeError, ValueError):
+        fraction = float("nan")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"`fraction` must be a share in [0, 1], got {fraction!r}.")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(labels.size, int(round(fraction * labels.size)), replace=False)
+    noisy = labels.copy()
+    noisy[idx] = (noisy[idx] + rng.integers(1, classes, idx.size)) % classes
+    mask = np.zeros(labels.size, bool)
+    mask[idx] = True
+    return noisy, mask
 
 
 def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:

@@ -30,22 +30,37 @@ from kernel_sd.solvers import (
     STATUS_INFEASIBLE,
     STATUS_NOT_CONVERGED,
     multiplier_core,
+    penalised_rounds,
     raise_for_status,
 )
-from kernel_sd.spectra.base import Spectrum
+from kernel_sd.spectra._products import kernel_matrix, kernel_trace
+from kernel_sd.spectra.base import Spectrum, check_kernel_values, noise_floor
 from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
-from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB, exact_spectrum
-from kernel_sd.spectra.features import point_features
+from kernel_sd.spectra.exact import (
+    DEFAULT_MAX_MEMORY_GB,
+    _check_memory,
+    exact_spectrum,
+)
+from kernel_sd.spectra.features import (
+    check_finite_at,
+    dual_predictions,
+    prediction_features,
+)
 
 __all__ = [
     "DistillTrace",
     "self_distill",
     "self_distill_sweep",
     "distill_from_spectrum",
+    "METHODS",
     "rounds_grid",
     "error_bound",
     "ACCURACY_WARNING",
 ]
+
+METHODS = ("eigh", "cholesky")
+"""Routes of :func:`self_distill`: the eigenbasis (every field of the trace), or
+one Cholesky factorisation of ``G + λI`` (penalised form, predictions only)."""
 
 DistillTrace = fit.Trace
 """Per-round record of self-distillation: the engine's :class:`kernel_sd.fit.Trace`.
@@ -67,18 +82,20 @@ def _multipliers(d, z0, s_perp0, floor, hyper, *, rounds: int, constrained: bool
     """
 
     def step(carry, _):
-        z, s_perp = carry
+        z, s_perp, c_prev = carry
         s = jnp.sum(z * z, axis=1)
         if constrained:
-            res = multiplier_core(d, s, s_perp, hyper, floor)
+            # c_t > c_{t-1} [MFB20]: Newton starts from the previous multiplier
+            res = multiplier_core(d, s, s_perp, hyper, floor, c_prev)
             c, status = res.c, res.status
         else:
             c, status = jnp.asarray(hyper, d.dtype), jnp.zeros((), jnp.int32)
         z_next = ridge(d, c)[:, None] * z  # [MFB20] z_{t+1} = D (c_t I + D)^{-1} z_t
         out = (c, status.astype(jnp.int32), s_perp + jnp.sum(s))
-        return (z_next, jnp.zeros_like(s_perp)), out
+        return (z_next, jnp.zeros_like(s_perp), c), out
 
-    _, (c, status, norm2) = jax.lax.scan(step, (z0, s_perp0), None, length=rounds)
+    start = (z0, s_perp0, jnp.asarray(jnp.nan, d.dtype))  # round 0: bracket midpoint
+    _, (c, status, norm2) = jax.lax.scan(step, start, None, length=rounds)
     return c, status, norm2
 
 
@@ -307,6 +324,7 @@ def self_distill(
     rounds: int = 10,
     X_test: Array | None = None,
     spectrum: Spectrum | None = None,
+    method: str = "eigh",
 ) -> DistillTrace:
     """Self-distillation in the RKHS of ``kernel``  [MFB20].
 
@@ -318,6 +336,24 @@ def self_distill(
     ``KernelRidge(alpha=K * lam)`` applied ``rounds`` times. Multi-column ``y``
     shares one constraint over all columns, ``(1/K) Σ ‖f(x_k) − y_k‖² <= ε``.
 
+    Two routes (``method``), equal to round-off (1e-10 relative in the tests):
+
+    - ``"eigh"`` (default): one eigendecomposition ``G = V diag(d) Vᵀ``; every
+      field of the trace is set, including the per-direction ``shrinkage``,
+      ``coefficients``, ``z0`` and ``spectrum``. Needed by the constrained form
+      (each ``c_t`` is a root over the eigenvalues) and by everything that reads
+      the spectrum.
+    - ``"cholesky"`` (penalised form only): one Cholesky factorisation of
+      ``G + lam·I`` serves every round, ``a_t = (lam I + G)^{-1} y_t``,
+      ``y_{t+1} = G a_t``, test predictions ``k(X_test, X) a_t / K``. For
+      predictions only: 10 rounds with 1000 test points cost 5x less than
+      ``eigh`` at ``K = 1000`` and 8x less at 3000, about one scikit-learn
+      ``KernelRidge`` fit + predict (penalised table of ``kernel-sd bench``,
+      one CPU core).
+      The trace has ``train_pred``, ``test_pred``, ``c``, ``status``,
+      ``target_norm2``, ``lam`` and ``dual_coef`` (the ``a_t``); the
+      per-direction fields are None.
+
     Args:
         kernel: a kernel from ``kernel_sd.kernels``.
         X: ``(K, p)`` training inputs.
@@ -327,6 +363,7 @@ def self_distill(
         rounds: number of rounds ``T >= 1`` (round 0 is the ordinary fit).
         X_test: optional ``(m, p)`` inputs to predict at every round.
         spectrum: a spectrum of ``k(X, X)/K`` to reuse (skips the factorisation).
+        method: ``"eigh"`` or ``"cholesky"`` (see above).
 
     Returns:
         A :class:`DistillTrace`.
@@ -334,7 +371,9 @@ def self_distill(
     Raises:
         ValueError: bad shapes or values (named in the message); a
             ``spectrum`` of other points; ``eps`` below what the numerical null
-            space of ``G`` allows.
+            space of ``G`` allows; ``method="cholesky"`` with ``eps``, with a
+            ``spectrum``, with ``lam = 0`` or with ``G + lam·I`` not numerically
+            positive definite.
 
     Examples:
         >>> import jax.numpy as jnp, kernel_sd as ksd
@@ -343,6 +382,11 @@ def self_distill(
         >>> tr = ksd.self_distill(ksd.kernels.RBF(lengthscale=0.1), X, y, eps=0.05, rounds=30)
         >>> bool(jnp.all(jnp.diff(tr.c[: tr.collapse_round]) > 0)), tr.collapse_round > 0
         (True, True)
+        >>> k = ksd.kernels.RBF(lengthscale=0.1)
+        >>> eig = ksd.self_distill(k, X, y, lam=1e-2, rounds=3)
+        >>> chol = ksd.self_distill(k, X, y, lam=1e-2, rounds=3, method="cholesky")
+        >>> bool(jnp.allclose(chol.train_pred, eig.train_pred, atol=1e-5)), chol.z0 is None
+        (True, True)
 
     References:
         [MFB20] Mobahi, Farajtabar & Bartlett, "Self-Distillation Amplifies
@@ -350,8 +394,14 @@ def self_distill(
     """
     X, spec, y, rounds, X_test = _prepare(kernel, X, y, rounds, X_test, spectrum)
     constrained, eps, lam = _validate.penalty(eps, lam, batched=False)
+    method = _validate.choice("method", method, METHODS)
+    if method == "cholesky":
+        _check_cholesky(constrained, lam, spec)
     _check_before_work(spec, X, y, rounds, X_test, 1, constrained)
-    spec, W = _factorise(kernel, X, spec, X_test)
+    if method == "cholesky":
+        trace = _distill_cholesky(kernel, X, y, lam=lam, rounds=rounds, X_test=X_test)
+        return _validate.finite_results(trace, "self_distill")
+    spec, W = _factorise(kernel, X, spec, X_test, columns=rounds * _columns(y))
     trace = _distill(
         spec,
         y,
@@ -363,6 +413,7 @@ def self_distill(
         batched=False,
         kernel=kernel,
     )
+    _check_test(kernel, trace, W)
     return _validate.finite_results(trace, "self_distill")
 
 
@@ -392,7 +443,7 @@ def self_distill_sweep(
     constrained, eps, lam = _validate.penalty(eps, lam, batched=True)
     grid = (eps if constrained else lam).size
     _check_before_work(spec, X, y, rounds, X_test, grid, constrained)
-    spec, W = _factorise(kernel, X, spec, X_test)
+    spec, W = _factorise(kernel, X, spec, X_test, columns=grid * rounds * _columns(y))
     trace = _distill(
         spec,
         y,
@@ -404,6 +455,7 @@ def self_distill_sweep(
         batched=True,
         kernel=kernel,
     )
+    _check_test(kernel, trace, W)
     return _validate.finite_results(trace, "self_distill_sweep")
 
 
@@ -418,6 +470,10 @@ def _prepare(kernel, X, y, rounds, X_test, spec):
     rounds = _validate.positive_int("rounds", rounds)
     X_test = None if X_test is None else _validate.same_features("X_test", X_test, X)
     return X, spec, y, rounds, X_test
+
+
+def _columns(y: Array) -> int:
+    return 1 if y.ndim == 1 else y.shape[1]
 
 
 def _check_before_work(spec, X, y, rounds, X_test, grid, constrained):
@@ -455,8 +511,13 @@ def _check_trace_size(spec, y, rounds, m, grid, *, n=None, r=None, itemsize=None
     )
 
 
-def _factorise(kernel, X, spec, X_test):
-    """The spectrum (computed unless given) and the test points' features, if any."""
+def _factorise(kernel, X, spec, X_test, *, columns: int):
+    """The spectrum (computed unless given) and the test points' features, if any.
+
+    The features are stored ``(m, r)`` rows when they serve at least ``r``
+    columns of coefficients (``columns``: rounds × grid × outputs), else implicit:
+    the predictions are then ``k(X_test, X) (V α)/K``, one pass over ``X_test``.
+    """
     if spec is None:
         spec = exact_spectrum(
             kernel,
@@ -467,7 +528,115 @@ def _factorise(kernel, X, spec, X_test):
         )
     W = None
     if X_test is not None:
-        W = point_features(
-            kernel, X, X_test, spec, block_size=DEFAULT_BLOCK_SIZE, name="X_test"
+        W = prediction_features(
+            kernel,
+            X,
+            X_test,
+            spec,
+            columns=columns,
+            block_size=DEFAULT_BLOCK_SIZE,
+            name="X_test",
         )
     return spec, W
+
+
+def _check_test(kernel, trace, W) -> None:
+    """Implicit test features are evaluated inside the predictions: check those.
+
+    Stored features were checked when built; with finite training predictions,
+    NaN/inf test predictions come from the kernel values at ``X_test``.
+    """
+    if W is None or isinstance(W, jax.Array):
+        return
+    if _validate.all_finite(trace.train_pred):
+        check_finite_at(kernel, trace.test_pred, "X_test")
+
+
+# ----------------------------------------------------------------------------
+# the penalised form by one Cholesky factorisation (method="cholesky")
+
+
+def _check_cholesky(constrained: bool, lam, spec) -> None:
+    """Refuse what the Cholesky route cannot do, before any work."""
+    if constrained:
+        raise ValueError(
+            "method='cholesky' serves the penalised form (`lam`) only: each round of "
+            "the constrained form (`eps`) solves for its multiplier over the "
+            "eigenvalues of G. Use method='eigh' with `eps`."
+        )
+    if spec is not None:
+        raise ValueError(
+            "`spectrum` was given with method='cholesky': a spectrum already is "
+            "the factorisation. Use method='eigh' to reuse it, or drop `spectrum`."
+        )
+    if not lam > 0:
+        raise ValueError(
+            "method='cholesky' needs `lam` > 0 (G + lam·I must be positive "
+            "definite); for lam = 0 (interpolation) use method='eigh'."
+        )
+
+
+def _distill_cholesky(kernel, X, y, *, lam, rounds, X_test) -> DistillTrace:
+    """All rounds of the penalised form from one Cholesky of ``G + lam·I``.
+
+    ``a_t = (lam I + G)^{-1} y_t``, ``f_t(X) = G a_t = y_{t+1}`` and
+    ``f_t(X_test) = k(X_test, X) a_t / K`` (see ``solvers.penalised_rounds``):
+    no eigenbasis, so the trace's per-direction fields are None.
+    """
+    n = X.shape[0]
+    # Gram matrix and its factor: two n x n arrays (the exact path's guard).
+    _check_memory(n, X.dtype.itemsize, DEFAULT_MAX_MEMORY_GB)
+    # The factorisation reads one triangle and G a needs no exact symmetry.
+    K_xx, finite, diag_max = kernel_matrix(
+        kernel, X, block_size=DEFAULT_BLOCK_SIZE, symmetrise=False
+    )
+    check_kernel_values(
+        kernel,
+        finite,
+        diag_max,
+        f"The Gram matrix k(X, X) of {type(kernel).__name__}",
+        X.dtype,
+    )
+    # d_max <= tr G, so this bound is at or above the eigenbasis route's noise
+    # floor K·eps·d_max: it warns whenever that route would, and costs O(K).
+    floor = float(noise_floor(n, kernel_trace(kernel, X)))
+    if lam < floor:
+        warn(
+            f"`lam`={lam:.3e} is below K·eps·tr G = {floor:.3e}, the round-off level "
+            "of G (an upper bound of the noise floor): the fits may be dominated "
+            "by round-off. Use a larger lam, or method='eigh' to see the exact "
+            "noise floor."
+        )
+    Y = y[:, None] if y.ndim == 1 else y
+    a, f = penalised_rounds(K_xx, Y, float(lam), rounds)
+    test = None
+    if X_test is not None:
+        test = dual_predictions(kernel, X, X_test, a, block_size=DEFAULT_BLOCK_SIZE)
+        if _validate.all_finite(f):
+            check_finite_at(kernel, test, "X_test")
+    norm2, c, status = _cholesky_summary(Y, f, jnp.asarray(lam, X.dtype))
+    if y.ndim == 1:
+        a, f = a[..., 0], f[..., 0]
+        test = None if test is None else test[..., 0]
+    return fit.Trace(
+        filter=None,
+        train_pred=f,
+        test_pred=test,
+        coef=None,
+        z0=None,
+        spectrum=None,
+        c=c,
+        status=status,
+        target_norm2=norm2,
+        lam=jnp.asarray(lam, X.dtype),
+        dual_coef=a,
+    )
+
+
+@jax.jit
+def _cholesky_summary(Y: Array, f: Array, lam: Array):
+    """``‖y_t‖²`` (``y_0 = y``, ``y_{t+1} = f_t(X)``), ``c_t = lam`` and status 0."""
+    norms = jnp.sum(f * f, axis=(1, 2))
+    norm2 = jnp.concatenate([jnp.sum(Y * Y)[None], norms[:-1]])
+    T = f.shape[0]
+    return norm2, jnp.full((T,), lam), jnp.zeros((T,), jnp.int32)

@@ -11,13 +11,17 @@ axes (rounds, times, a hyper-parameter grid), :func:`apply` computes
 and returns one :class:`Trace`, whatever the procedure: self-distillation rounds
 (``kernel_sd.distill``), gradient flow and descent, students and late switches
 (``kernel_sd.dynamics``). Stored and implicit (Nyström) eigenvectors, one or
-several target columns and any leading grid axes take the same path.
+several target columns and any leading grid axes take the same path. The
+features ``W`` may be stored ``(m, r)`` rows or implicit, ``W = k(X_test, B) P``
+(``kernel_sd.spectra.features.implicit_features``): then ``W α = k(X_test, B) (P α)``
+costs ``m·K`` per column of ``α`` instead of ``m·K·r`` for ``W`` itself.
 
 Two routes fit the same result type:
 
-- a factorisation without eigenvectors (e.g. one Cholesky of ``G + λI`` serving
-  every round of the penalised form) returns a :class:`Trace` whose
-  per-direction fields (``filter``, ``coef``, ``z0``, ``spectrum``) are None;
+- a factorisation without eigenvectors (one Cholesky of ``G + λI`` serving every
+  round of the penalised form, ``self_distill(..., method="cholesky")``) returns
+  a :class:`Trace` whose per-direction fields (``filter``, ``coef``, ``z0``,
+  ``spectrum``) are None and whose ``dual_coef`` is set;
 - cross-validation applies many filters to one ``z`` at once (a grid axis on
   ``h`` and ``g``) and reads validation predictions from the features of the
   held-out points, with ``z`` computed once per fold (the ``z`` argument).
@@ -53,6 +57,7 @@ __all__ = ["Trace", "apply", "targets_in_eigenbasis"]
         "target_norm2",
         "eps",
         "lam",
+        "dual_coef",
     ],
     meta_fields=[],
 )
@@ -67,8 +72,8 @@ class Trace:
     them. Fields a procedure has no use for are None: ``c``, ``status``,
     ``target_norm2``, ``eps`` and ``lam`` belong to self-distillation, and a
     route without eigenvectors would leave ``filter``, ``coef``, ``z0`` and
-    ``spectrum`` None. ``shrinkage`` and ``coefficients`` are the
-    self-distillation names of ``filter`` and ``coef``.
+    ``spectrum`` None (``dual_coef`` is set instead). ``shrinkage`` and
+    ``coefficients`` are the self-distillation names of ``filter`` and ``coef``.
     """
 
     filter: Array | None
@@ -98,6 +103,11 @@ class Trace:
     """() constraint level ε of the constrained form; None otherwise."""
     lam: Array | None = None
     """() fixed penalty ``lam`` of the penalised form; None otherwise."""
+    dual_coef: Array | None = None
+    """(T, K) or (T, K, q) ``a_t = (c_t I + G)^{-1} y_t``: ``f_t(x) = g_xᵀ a_t``.
+
+    Set by the Cholesky route of the penalised form; None on the eigenbasis
+    route, where ``a_t = V coef_t``."""
 
     @property
     def shrinkage(self) -> Array | None:
@@ -157,6 +167,10 @@ def _coordinates(d: Array, z: Array, filt: Filter, W: Array | None):
     return Hz, coef, test
 
 
+def _stored(W) -> bool:
+    return W is None or isinstance(W, (jax.Array, np.ndarray))
+
+
 def apply(
     spec: Spectrum,
     y: Array,
@@ -176,7 +190,8 @@ def apply(
         y: ``(K,)`` or ``(K, q)`` targets (its shape sets the outputs').
         filters: a :class:`~kernel_sd.filters.Filter`, or an array ``h`` of
             shape ``(..., T, r)`` (then ``g = h / d``, 0 on the null space).
-        test_features: optional ``(m, r)`` rows ``g_xᵀ V`` (``kernel_sd.features``).
+        test_features: optional ``(m, r)`` rows ``g_xᵀ V`` (``kernel_sd.features``),
+            stored or implicit (``spectra.features.implicit_features``).
         z: ``(r, q)`` ``Vᵀ y`` when already computed (it costs a pass over ``X``
             for implicit eigenvectors).
 
@@ -189,7 +204,11 @@ def apply(
     single = y.ndim == 1
     if z is None:
         z, _ = targets_in_eigenbasis(spec, y[:, None] if single else y)
-    Hz, coef, test = _coordinates(spec.eigvals, z, filters, test_features)
+    stored = _stored(test_features)
+    W = test_features if stored else None
+    Hz, coef, test = _coordinates(spec.eigvals, z, filters, W)
+    if not stored:  # W α = k(X_test, B) (P α), all rows of α in one pass
+        test = expand(test_features, coef)
     train = expand(spec.eigvecs, Hz)  # f(X) = V diag(h) z for every filter row
     if single:
         train, coef, z = train[..., 0], coef[..., 0], z[:, 0]

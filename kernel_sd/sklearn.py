@@ -10,6 +10,13 @@ round; ``trace_`` holds the full :class:`kernel_sd.DistillTrace` after ``fit``.
 ``eps`` (or ``lam``) and the round by cross-validation over the whole grid, one
 factorisation per fold (module ``kernel_sd._sklearn_cv``).
 
+Routes: ``fit`` and ``predict`` ask for predictions only, so the penalised form
+(``lam``) is fitted by one Cholesky factorisation of ``G + lam·I``
+(``self_distill(..., method="cholesky")``) and the eigendecomposition behind
+``trace_`` is computed on first access of ``trace_``. The constrained form
+(``eps``) needs the eigenbasis and fits it in ``fit``. Both predict through
+dual coefficients, ``f_t(x) = k(x, X_fit) dual_coef_[t]`` (``O(m·n)``).
+
 scikit-learn is an optional dependency: ``import kernel_sd`` never imports this
 module; ``import kernel_sd.sklearn`` needs scikit-learn installed
 (``pip install scikit-learn``). Enable float64 (``jax_enable_x64``) for fits on
@@ -18,6 +25,7 @@ ill-conditioned kernels; the estimators never change JAX's configuration.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 try:
@@ -34,13 +42,13 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
 from kernel_sd import _validate
 from kernel_sd import kernels as _kernels
 from kernel_sd._weights import (
-    feature_spectrum,
     kept_rows,
     scaled_sqrt,
     weighted_spectrum,
 )
 from kernel_sd.distill import DistillTrace, distill_from_spectrum, self_distill
-from kernel_sd.spectra import features
+from kernel_sd.spectra import expand
+from kernel_sd.spectra._products import kernel_matmul
 
 __all__ = [
     "SelfDistillationRegressor",
@@ -85,18 +93,23 @@ class _SelfDistillationBase(BaseEstimator):
             return self.kernel
         return _kernels.from_name(self.kernel, lengthscale=self.lengthscale)
 
+    def _penalty(self):
+        if self.eps is None and self.lam is None:
+            return 1e-3  # default: the penalised form, well posed for any data
+        return self.lam
+
     def _fit_targets(self, X, Y, sample_weight=None):
-        lam = self.lam
-        if self.eps is None and lam is None:
-            lam = 1e-3  # default: the penalised form, well posed for any data
         self.kernel_ = self._kernel()
         w = _validate.sample_weight(sample_weight, X.shape[0])
         self._sqrt_w = None
+        self._trace = None
         if w is None:
             self.X_fit_ = X
-            self.trace_: DistillTrace = self_distill(
-                self.kernel_, X, Y, eps=self.eps, lam=lam, rounds=self.rounds
-            )
+            self._targets = Y
+            if self.eps is None:
+                self._fit_penalised(X, Y)
+            else:
+                self.trace_ = self_distill(self.kernel_, X, Y, eps=self.eps, rounds=self.rounds)
             return self
         # Weighted form: the unweighted rounds on G_w and W'^{1/2} y (kernel_sd._weights).
         keep = kept_rows(w)
@@ -104,22 +117,80 @@ class _SelfDistillationBase(BaseEstimator):
         spec = weighted_spectrum(_kernels.gram(self.kernel_, self.X_fit_), self._sqrt_w)
         scale = self._sqrt_w if Y.ndim == 1 else self._sqrt_w[:, None]
         self.trace_ = distill_from_spectrum(
-            spec, Y[keep] * scale, eps=self.eps, lam=lam, rounds=self.rounds
+            spec, Y[keep] * scale, eps=self.eps, lam=self._penalty(), rounds=self.rounds
         )
         return self
 
+    def _fit_penalised(self, X, Y):
+        """Predictions only: one Cholesky of ``G + lam·I``; ``trace_`` on demand."""
+        tr = self_distill(
+            self.kernel_,
+            X,
+            Y,
+            lam=self._penalty(),
+            rounds=self.rounds,
+            method="cholesky",
+        )
+        self._trace = None
+        # f_t(x) = g_xᵀ a_t = k(x, X) a_t / K: scikit-learn's dual_coef_ convention
+        self.dual_coef_ = np.asarray(tr.dual_coef) / X.shape[0]
+
+
+    @property
+    def trace_(self) -> DistillTrace:
+        """The :class:`kernel_sd.DistillTrace` of the fit (eigenbasis route).
+
+        Computed on first access after an unweighted penalised fit (one
+        eigendecomposition); its predictions equal those of ``predict`` to
+        round-off.
+        """
+        check_is_fitted(self, "dual_coef_")
+        if self._trace is None:
+            self._trace = self_distill(
+                self.kernel_,
+                self.X_fit_,
+                self._targets,
+                lam=self._penalty(),
+                rounds=self.rounds,
+            )
+        return self._trace
+
+    @trace_.setter
+    def trace_(self, tr: DistillTrace) -> None:
+        """Store an eigenbasis trace and the dual coefficients it predicts with.
+
+        ``f_t(x) = k(x, X_fit) W'^{1/2} V α_t / K`` (``W'^{1/2} = 1`` unweighted),
+        so ``dual_coef_[t] = W'^{1/2} V α_t / K``.
+        """
+        self._trace = tr
+        coef = tr.coefficients
+        one = coef.ndim == 2
+        a = np.asarray(expand(tr.spectrum.eigvecs, coef if not one else coef[..., None]))
+        sqrt_w = getattr(self, "_sqrt_w", None)
+        if sqrt_w is not None:
+            a = np.asarray(sqrt_w)[:, None] * a
+        a = a / self.X_fit_.shape[0]
+        self.dual_coef_ = a[..., 0] if one else a
+
     def _scores(self, X, round):
-        check_is_fitted(self, "trace_")
+        check_is_fitted(self, "dual_coef_")
         X = validate_data(self, X, reset=False)
         t = self.rounds - 1 if round is None else round
         if not (isinstance(t, (int, np.integer)) and -self.rounds <= t < self.rounds):
             raise ValueError(
                 f"`round` must be an integer in [0, {self.rounds}), got {round!r}."
             )
-        spec = feature_spectrum(self.trace_.spectrum, getattr(self, "_sqrt_w", None))
-        W = features(self.kernel_, self.X_fit_, X, spec)
-        # numpy on the host: one small product, no compilation per input shape
-        return np.asarray(W) @ np.asarray(self.trace_.coefficients)[t]
+        a = self.dual_coef_[t]
+        X = np.asarray(X, dtype=self.X_fit_.dtype)
+        # f_t(X) = k(X, X_fit) a_t: one pass over X in kernel tiles, O(m·n)
+        out = kernel_matmul(
+            self.kernel_,
+            jnp.asarray(X),
+            jnp.asarray(self.X_fit_),
+            jnp.asarray(a[:, None] if a.ndim == 1 else a),
+        )
+        out = np.asarray(out)
+        return out[:, 0] if a.ndim == 1 else out
 
 
 class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):
@@ -154,7 +225,10 @@ class SelfDistillationRegressor(RegressorMixin, _SelfDistillationBase):
         rounds: number of rounds ``T >= 1`` (1 = ordinary kernel ridge).
 
     Attributes:
-        trace_: the :class:`kernel_sd.DistillTrace` of the fit.
+        dual_coef_: ``(rounds, n)`` or ``(rounds, n, q)`` coefficients with
+            ``f_t(x) = k(x, X_fit) dual_coef_[t]`` (scikit-learn's convention).
+        trace_: the :class:`kernel_sd.DistillTrace` of the fit (computed on
+            first access after a penalised fit).
         n_features_in_: number of input features.
 
     Examples:

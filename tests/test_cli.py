@@ -127,6 +127,13 @@ def test_bench_quick_writes_results(tmp_path, capsys):
     assert (tmp_path / "bench_distill.json").exists()
 
 
+def test_bench_shapes_quick_writes_results(tmp_path, capsys):
+    argv = ["bench", "shapes", "--quick", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    assert "largest kernel-sd / NumPy ratio" in capsys.readouterr().out
+    assert (tmp_path / "bench_shapes.json").exists()
+
+
 def _table(out: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
 

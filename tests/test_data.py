@@ -51,3 +51,39 @@ def test_one_hot_and_bad_split():
         data.digits(n_train=5000)
     with pytest.raises(ValueError, match="test_fraction"):
         data.diabetes(test_fraction=1.5)
+
+
+def test_friedman1_follows_the_formula_and_noise_level():
+    ds = data.friedman1(2000, noise=1.0, seed=5, n_test=300)
+    X, Xt = ds.X, ds.X_test
+    assert X.shape == (2000, 10) and Xt.shape == (300, 10)
+    assert X.min() >= 0.0 and X.max() <= 1.0
+
+    def f(Z):  # Friedman (1991), problem 1, written out independently
+        x1, x2, x3, x4, x5 = Z[:, :5].T
+        return 10 * np.sin(np.pi * x1 * x2) + 20 * (x3 - 0.5) ** 2 + 10 * x4 + 5 * x5
+
+    np.testing.assert_allclose(ds.y_test, f(Xt), rtol=1e-14)
+    resid = ds.y - f(X)
+    assert abs(resid.std() - 1.0) < 0.05 and abs(resid.mean()) < 0.1
+    clean = data.friedman1(50, noise=0.0, seed=5, p=6)
+    np.testing.assert_allclose(clean.y, f(clean.X), rtol=1e-14)
+    np.testing.assert_array_equal(
+        data.friedman1(20, seed=1).y, data.friedman1(20, seed=1).y
+    )
+    with pytest.raises(ValueError, match="`p`"):
+        data.friedman1(20, p=4)
+
+
+def test_flip_labels_changes_exactly_the_share_asked():
+    labels = np.arange(200) % 10
+    noisy, mask = data.flip_labels(labels, 0.2, classes=10, seed=3)
+    assert mask.sum() == 40
+    assert np.all(noisy[mask] != labels[mask]) and np.all(noisy[~mask] == labels[~mask])
+    assert noisy.min() >= 0 and noisy.max() < 10
+    same, none = data.flip_labels(labels, 0.0, classes=10)
+    assert not none.any() and np.array_equal(same, labels)
+    with pytest.raises(ValueError, match="`fraction`"):
+        data.flip_labels(labels, 1.5, classes=10)
+    with pytest.raises(ValueError, match="`labels`"):
+        data.flip_labels(labels, 0.1, classes=5)

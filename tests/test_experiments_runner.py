@@ -33,8 +33,31 @@ def test_every_experiment_runs_quick_and_then_resumes(runner, tmp_path, capsys):
     # Simulated student/teacher ratios agree with the closed form (round-off only).
     assert max(numbers("nagarajan2023_ratio")["max_abs_error"].values()) < 1e-9
     # An interpolating teacher gives a student equal to label-only training.
-    inter = numbers("nagarajan2023_late")["interpolating"]
-    assert abs(inter["distill_from_start"] - inter["label_only"]) < 1e-6
+    late = numbers("nagarajan2023_late")
+    assert all(r["interpolating_teacher_gap"] < 1e-6 for r in late["per_seed"])
+    # The best student is searched over a grid that contains the label-only model's
+    # filters only in the limit, so either may win; both are recorded per seed.
+    assert len(late["gain_per_seed"]) == len(late["label_only_best_per_seed"]) >= 2
+    conf = numbers("nagarajan2023_confidence")
+    for loss in ("squared_loss", "cross_entropy"):
+        assert {"slope_train", "slope_test"} <= set(conf[loss])
+    rec = conf["budget_sweep"][0]
+    assert {"loss", "student_over_teacher", "teacher_steps", "label_noise",
+            "slope_train", "slope_test"} <= set(rec)  # fmt: skip
+    sets = numbers("mobahi2020_rounds_error")["datasets"]
+    assert set(sets) == {"digits_flip20", "digits_flip40", "diabetes", "friedman1"}
+    for d in sets.values():  # when round 0 wins the search, it is the baseline itself
+        for t, best, base in zip(d["best_round"], d["best_error_per_seed"],
+                                 d["best_round0_error_per_seed"], strict=True):  # fmt: skip
+            assert t > 0 or best == base
+    equiv = numbers("mobahi2020_equivalent_kernel")
+    for name in ("toy", "diabetes", "digits"):
+        if name not in equiv:  # --quick: the toy only
+            continue
+        assert max(equiv[name]["worst_relative_difference"].values()) < 1e-9
+        assert equiv[name]["negative_control_round1_with_g"] > 1e-2
+    report = numbers("mobahi2020_multipliers")["collapse_report"]
+    assert all(r["inside"] for r in report.values())
     # Wider networks are closer to their NTK (widths 16 and 64: ~1/2 expected).
     width = numbers("networks_width")["depths"]["1"]
     for key in ("test", "train", "kernel"):

@@ -86,3 +86,26 @@ def test_classifier_on_digits_is_accurate():
 def test_bad_kernel_name():
     with pytest.raises(ValueError, match="kernel"):
         SelfDistillationRegressor(kernel="nope").fit(np.ones((3, 1)), np.ones(3))
+
+
+@pytest.mark.parametrize("form", [{"lam": 1e-3}, {"eps": 0.05}])
+def test_routes_predict_what_the_trace_predicts(form):
+    """Penalised fits use one Cholesky and compute ``trace_`` only when it is read;
+    both forms predict through ``dual_coef_`` (KernelRidge's convention)."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(40, 2))
+    Y = np.stack([np.sin(4 * X[:, 0]), X[:, 1]], axis=1)
+    Y += 0.1 * rng.standard_normal(Y.shape)
+    Xt = rng.uniform(size=(9, 2))
+    model = SelfDistillationRegressor(lengthscale=0.3, rounds=3, **form).fit(X, Y)
+    assert (model._trace is None) == ("lam" in form)
+    tr = ksd.self_distill(
+        ksd.kernels.RBF(lengthscale=0.3), X, Y, rounds=3, X_test=Xt, **form
+    )
+    assert model.dual_coef_.shape == (3, 40, 2)
+    for t in range(3):
+        np.testing.assert_allclose(
+            model.predict(Xt, round=t), tr.test_pred[t], rtol=0, atol=1e-12
+        )
+    np.testing.assert_allclose(model.trace_.train_pred, tr.train_pred, atol=1e-12)
+    assert model.trace_.shrinkage is not None

@@ -105,3 +105,28 @@ def test_wrong_target_length(rng):
     d, V = planted_spectrum(rng, 5, 2.0)
     with pytest.raises(ValueError, match="y.*rows"):
         ksd.multiplier(ksd.spectrum_from_eigen(d, V), np.ones(6), eps=0.1)
+
+
+def test_penalised_rounds_on_the_device_equal_the_host(rng):
+    """The compiled (accelerator) Cholesky rounds against the host (SciPy) ones and a
+    dense solve; both run here on the CPU."""
+    from kernel_sd.solvers import _penalised_rounds_device, _penalised_rounds_host
+
+    n = 60
+    d, V = planted_spectrum(rng, n, 1e6)  # G = V diag(d) Vᵀ, condition 1e6
+    G = (V * d) @ V.T
+    K_xx = jnp.asarray(n * 0.5 * (G + G.T))
+    y = jnp.asarray(rng.standard_normal((n, 2)))
+    lam = 1e-2 / n  # d_max = 1/n: (lam I + G) has condition ~1e2
+    a_h, f_h, ok_h = _penalised_rounds_host(K_xx, y, lam, 3)
+    a_d, f_d, ok_d = _penalised_rounds_device(K_xx, y, lam, 3)
+    assert ok_h and bool(ok_d)
+
+    def close(a, b):
+        b = np.asarray(b)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
+
+    close(a_h[0], np.linalg.solve(G + lam * np.eye(n), np.asarray(y)))
+    close(f_h[2], G @ np.asarray(a_h[2]))
+    close(a_d, a_h)
+    close(f_d, f_h)

@@ -32,3 +32,11 @@ def planted(cfg: Config, seed: int):
     f = np.sin(2 * np.pi * x)
     spec = ksd.spectrum(ksd.kernels.Laplace(lengthscale=cfg.planted_lengthscale), X)
     return rng, X, f, spec
+
+
+def median_lengthscale(X) -> float:
+    """Median pairwise Euclidean distance of the rows of ``X`` (the RBF lengthscale used)."""
+    X = np.asarray(X)
+    diff = X[:, None, :] - X[None, :, :]
+    dist = np.sqrt(np.sum(diff * diff, axis=-1))
+    return float(np.median(dist[np.triu_indices(X.shape[0], 1)]))

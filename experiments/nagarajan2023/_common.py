@@ -8,7 +8,6 @@ from scipy.special import logsumexp
 
 import kernel_sd as ksd
 from experiments._runner import Config
-from kernel_sd import dynamics
 
 
 def gram(kernel, X, Z=None):
@@ -29,39 +28,49 @@ def log_odds_on(logits: np.ndarray, cls: np.ndarray) -> np.ndarray:
     return logits[rows, cls] - logsumexp(others, axis=1)
 
 
-def slope_and_bins(x, y, bins=12):
-    """Least-squares slope and intercept of ``y`` on ``x``, and quantile-binned means."""
-    slope, intercept = np.polyfit(x, y, 1)
-    edges = np.quantile(x, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
-    bx = np.array([x[which == b].mean() for b in range(bins) if np.any(which == b)])
-    by = np.array([y[which == b].mean() for b in range(bins) if np.any(which == b)])
-    return float(slope), float(intercept), bx, by
+def margin_on(outputs: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """``f_c − max_{j≠c} f_j``: the margin of class ``cls`` (negative when not the top)."""
+    rows = np.arange(outputs.shape[0])
+    others = np.array(outputs, dtype=float, copy=True)
+    others[rows, cls] = -np.inf
+    return outputs[rows, cls] - others.max(axis=1)
 
 
-def blobs(n, seed):
-    """Three 2-D Gaussian classes: ``n`` training and ``n`` test points."""
+def centred_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope and intercept of ``y`` on ``x`` *with* an intercept."""
+    xc = x - x.mean()
+    slope = float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
+    return slope, float(y.mean() - slope * x.mean())
+
+
+def quintiles(x: np.ndarray, y: np.ndarray, q: int = 5) -> dict:
+    """Per quantile bin of ``x`` (the teacher): mean ``x``, mean ``y`` and ``mean(y − x)``."""
+    edges = np.quantile(x, np.linspace(0, 1, q + 1))
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, q - 1)
+    mx = np.array([x[which == b].mean() for b in range(q)])
+    my = np.array([y[which == b].mean() for b in range(q)])
+    return {"teacher": mx, "student": my, "deviation": my - mx}
+
+
+def band_energy(V: np.ndarray, F: np.ndarray, edges) -> np.ndarray:
+    """Energy of the class-centred outputs ``F`` per band of eigendirections of ``G``.
+
+    Band ``b`` holds the eigen-indices ``edges[b] .. edges[b+1] − 1`` (eigenvalues
+    descending); the energy is ``Σ_{k in b} ‖v_kᵀ (F − row means)‖²``.
+    """
+    Fc = F - F.mean(axis=1, keepdims=True)
+    e = np.sum((V.T @ Fc) ** 2, axis=1)
+    return np.array([e[a:b].sum() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def blobs(n, seed, n_test=None):
+    """Three 2-D Gaussian classes: ``n`` training and ``n_test`` (default ``n``) test points."""
+    n_test = n if n_test is None else n_test
     rng = np.random.default_rng(seed)
     centers = np.array([[0.0, 0.0], [2.0, 0.5], [1.0, 2.0]])
-    lab = rng.integers(0, 3, 2 * n)
-    X = centers[lab] + 0.9 * rng.standard_normal((2 * n, 2))
+    lab = rng.integers(0, 3, n + n_test)
+    X = centers[lab] + 0.9 * rng.standard_normal((n + n_test, 2))
     return X[:n], lab[:n], X[n:], lab[n:]
-
-
-def classifier_pair(X, lab, Xt, kernel, steps, cls_lr):
-    """Teacher on labels and student on the teacher's probabilities (τ = 1)."""
-    G = gram(kernel, X)
-    Gt = gram(kernel, X, Xt)
-    lr = cls_lr / float(np.linalg.eigvalsh(G)[-1])
-    C = int(lab.max()) + 1
-    teacher = dynamics.simulate_classifier(
-        G, lab, lr=lr, steps=steps, classes=C, G_test=Gt
-    )
-    student = dynamics.simulate_classifier(
-        G, lab, lr=lr, steps=steps, classes=C, G_test=Gt,
-        teacher_logits=teacher.train_pred[-1],
-    )  # fmt: skip
-    return teacher, student, lr
 
 
 def sin_problem(cfg: Config, seed: int):

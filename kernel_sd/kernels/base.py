@@ -55,8 +55,12 @@ def _concrete_float(value) -> float | None:
 
 def _check_type(name: str, value, kernel: str) -> None:
     """Hyper-parameters are real numbers or arrays (tracers and JAX's placeholders pass)."""
-    if value is None or isinstance(value, jax.core.Tracer) or type(value) is object:
-        return  # pytree unflattening rebuilds kernels with such leaves
+    if (
+        value is None
+        or isinstance(value, (jax.core.Tracer, jax.stages.ArgInfo, jax.ShapeDtypeStruct))
+        or type(value) is object
+    ):
+        return  # pytree unflattening (tracing, jit(...).lower) rebuilds kernels so
     if isinstance(value, (bool, np.bool_, str, bytes)) or (
         np.asarray(value).dtype.kind not in "iuf"
     ):
@@ -96,35 +100,30 @@ def _check_int(name: str, value, kernel: str, *, low: int) -> None:
 # distances and angles
 
 
-_COORDINATE_LOOP_MAX_P = 32
-"""Up to this many features :func:`_sq_dists` adds the coordinates one by one."""
-
-
 def _sq_dists(X: Array, Z: Array) -> Array:
-    """``‖x_i − z_j‖² = Σ_k (x_ik − z_jk)²`` from direct coordinate differences.
+    """``‖x_i − z_j‖²`` from direct coordinate differences.
 
     The expansion ``‖x‖² + ‖z‖² − 2 x·z`` is one matrix product but loses up to
     ``eps · (‖x‖² + ‖z‖²)`` to cancellation (1e-14 relative error in RBF entries
-    of unit-scale data); differences are exact to round-off (identical rows give
-    exactly 0).
-
-    For ``p <= 32`` the sum runs over the coordinates, each step an elementwise
-    update of the whole ``(n, m)`` block: the same operations as the reduction
-    over the ``(n, m, p)`` differences (only the order of the ``p`` additions
-    may differ), but XLA-CPU runs a reduction over a short minor axis 3–10x
-    slower (measured at n = 1024, m = 4000: 5.8 vs 0.6 ns per entry at p = 3,
-    6.6 vs 2.2 at p = 10). Past 32 features the fused reduction is kept (no
-    ``(n, m, p)`` tensor is materialised either way).
+    of unit-scale data); the subtract-square-sum is exact to round-off. It runs
+    as a loop over the ``p`` coordinates, each step adding ``(x_ik − z_jk)²`` to an
+    ``(n, m)`` accumulator: vectorised over the output, 1.7–3x faster on XLA-CPU
+    than one reduction over the short last axis of an ``(n, m, p)`` difference,
+    and never materialising that tensor. The sum runs in the same order for
+    ``(i, j)`` and ``(j, i)``, so ``k(X, X)`` is exactly symmetric.
     """
-    p = X.shape[1]
-    if p <= _COORDINATE_LOOP_MAX_P:
-        total = None
-        for k in range(p):
-            diff = X[:, k, None] - Z[None, :, k]
-            total = diff * diff if total is None else total + diff * diff
-        return jnp.zeros((X.shape[0], Z.shape[0]), X.dtype) if total is None else total
-    diff = X[:, None, :] - Z[None, :, :]
-    return jnp.sum(diff * diff, axis=-1)
+
+    def square(x, z):
+        diff = x[:, None] - z[None, :]
+        return diff * diff
+
+    def add(acc, columns):
+        return acc + square(*columns), None
+
+    # The first column starts the sum (a zero start would not be sharded alike
+    # under shard_map).
+    first = square(X[:, 0], Z[:, 0])
+    return jax.lax.scan(add, first, (X.T[1:], Z.T[1:]))[0]
 
 
 def _safe_sqrt(a: Array) -> Array:

@@ -9,7 +9,7 @@ One concept per module:
 - ``lanczos``: :func:`lanczos_spectrum`, the matrix-free top of the exact spectrum;
 - ``eigvecs``: products with ``V`` (``Vᵀ y``, ``V A``), stored or implicit (:class:`KernelEigvecs`);
 - ``features``: :func:`features`, new points in the eigenbasis (``g_xᵀ V``);
-- ``_products``: every kernel block times a matrix, in one function.
+- ``_products``: every kernel block times a matrix (tile and product as separate programs).
 """
 
 from kernel_sd.spectra.base import Spectrum as Spectrum

@@ -1,14 +1,23 @@
 """Kernel blocks times matrices: the one place that multiplies ``k(A, B)`` by anything.
 
-Every pass over the training points that is a product with kernel entries goes
-through :func:`kernel_matmul`: the test-point features ``k(X_new, X) V/K`` and
-``k(X_new, Z) P``, the implicit Nyström eigenvectors ``k(X, Z) M A`` and
-``k(Z, X) y``, the Nyström accumulation ``k(X_b, Z) L`` and the Lanczos
-products ``k(X_b, X) Q``. How a kernel block meets the following matrix product
-(fused by XLA or not, in column chunks or not) is therefore decided here, once.
-The row-block functions below are what :func:`kernel_sd._blocks.row_map` and
-``row_sum`` sweep over ``X`` (hashable, module level). On a CPU the Nyström sum
-``Σ_b W_bᵀ W_b`` runs on the host BLAS instead (:func:`kernel_gram_host`).
+Every product with kernel entries goes through this module: the test-point
+features ``k(X_new, X) V/K`` and ``k(X_new, Z) P`` and the predictions
+``k(X_new, X) α`` (:func:`kernel_matmul`), the implicit Nyström eigenvectors
+``k(X, Z) M A`` (:func:`kernel_matmul`) and ``k(Z, X) y`` (:func:`kernel_rmatmul`),
+the Nyström accumulations ``Σ_b term(k(X_b, Z))`` (:func:`kernel_sum`) and the
+Lanczos products ``k(X_b, X) Q``.
+On a CPU the Nyström sum ``Σ_b W_bᵀ W_b`` runs on the host BLAS instead
+(:func:`kernel_gram_host`: kernel tiles from their own program, ``syrk`` updates).
+
+The rule, decided here once: a kernel tile is always the output of its own
+compiled program and the product that consumes it is another program
+(``kernel_sd._blocks.tile_map`` / ``tile_sum``). Compiled together, XLA-CPU
+fuses the kernel evaluation into the GEMM and, for square output blocks,
+re-evaluates it per output tile (a 10–15x "shape cliff", e.g. RBF at
+1000 × 1000 × 1000). Separate programs cannot be fused, whatever the shape, the
+kernel or the XLA version. These functions run on the host (a Python loop over
+row tiles, dispatched asynchronously); called under a user's ``jit`` they still
+give the right numbers, but XLA may then fuse the programs again.
 """
 
 from __future__ import annotations
@@ -19,39 +28,112 @@ import numpy as np
 import scipy.linalg as sla
 from jax import Array
 
-from kernel_sd._blocks import row_map
+from kernel_sd._blocks import row_map, tile_map, tile_sum
 
 __all__ = [
     "kernel_matmul",
-    "cross_rows",
-    "cross_rows_transposed",
+    "kernel_rmatmul",
+    "kernel_sum",
     "kernel_diagonal",
     "kernel_trace",
     "kernel_matrix",
+    "DEFAULT_TILE_ROWS",
     "kernel_gram_host",
 ]
 
+DEFAULT_TILE_ROWS = 1024
+"""Rows of ``A`` per tile ``k(A_b, B)`` (fewer when a tile would exceed ``MAX_TILE``)."""
 
-def kernel_matmul(kernel, A: Array, B: Array, M: Array, *, transpose: bool = False):
-    """``k(A, B) @ M``, or ``k(A, B)ᵀ @ M`` with ``transpose``.
+MAX_TILE = 1 << 25
+"""Entries of one tile (256 MiB in float64): rows per tile shrink as ``B`` grows."""
 
-    ``A`` ``(a, p)`` and ``B`` ``(b, p)`` inputs; ``M`` ``(b, q)`` (``(a, q)``
-    with ``transpose``).
+
+def tile_rows(n_cols: int, block_size: int = DEFAULT_TILE_ROWS) -> int:
+    """Rows per tile: at most ``block_size``, and at most ``MAX_TILE`` entries."""
+    return max(1, min(block_size, MAX_TILE // max(n_cols, 1)))
+
+
+def _times(K, w, rows, shared):
+    """``K M``: the rows of one tile of ``k(A, B) M``."""
+    return K @ shared
+
+
+def _transposed_times(Kt, w, rows, shared):
+    """``K_bᵀ y_b`` from the transposed tile: one term of ``k(A, B)ᵀ y``."""
+    return Kt @ (rows[0] * w[:, None])  # padding rows weighted 0
+
+
+def kernel_matmul(
+    kernel,
+    A: Array,
+    B: Array,
+    M: Array,
+    *,
+    block_size: int = DEFAULT_TILE_ROWS,
+    devices=None,
+) -> Array:
+    """``k(A, B) @ M`` in row tiles of ``A``: ``(a, p), (b, p), (b, q) -> (a, q)``.
+
+    Memory: one ``(block_size, b)`` tile (a few in flight) and the output.
+    ``devices``: None (or one device) runs the tiles on the default device;
+    several split the row tiles over them.
     """
-    block = kernel(A, B)
-    return (block.T if transpose else block) @ M
+    rows = tile_rows(B.shape[0], block_size)
+    return tile_map(kernel, A, B, _times, shared=M, block_size=rows, devices=devices)
 
 
-def cross_rows(rows, shared):
-    """Rows ``k(X_b, Z) A`` of ``k(X, Z) A`` (a :func:`row_map` block function)."""
-    (Xb,), (kernel, Z, A) = rows, shared
-    return kernel_matmul(kernel, Xb, Z, A)
+def kernel_rmatmul(
+    kernel,
+    A: Array,
+    B: Array,
+    Y: Array,
+    *,
+    block_size: int = DEFAULT_TILE_ROWS,
+    devices=None,
+) -> Array:
+    """``k(A, B)ᵀ @ Y = Σ_b k(A_b, B)ᵀ Y_b``: ``(a, p), (b, p), (a, q) -> (b, q)``."""
+    rows = tile_rows(B.shape[0], block_size)
+    return tile_sum(
+        kernel,
+        A,
+        B,
+        _transposed_times,
+        rows=(Y,),
+        block_size=rows,
+        devices=devices,
+        transpose=True,
+    )
 
 
-def cross_rows_transposed(rows, w, shared):
-    """``k(X_b, Z)ᵀ y_b``, one term of ``k(Z, X) y`` (a ``row_sum`` block function)."""
-    (Xb, yb), (kernel, Z) = rows, shared
-    return kernel_matmul(kernel, Xb, Z, yb * w[:, None], transpose=True)
+def kernel_sum(
+    kernel,
+    A: Array,
+    B: Array,
+    term,
+    shared=(),
+    *,
+    block_size: int = DEFAULT_TILE_ROWS,
+    devices=None,
+    transpose: bool = False,
+):
+    """``Σ_b term(k(A_b, B), w_b, (), shared)`` over row tiles ``A_b`` of ``A``.
+
+    ``term`` must be hashable (module level), weight the rows of its tile by the
+    0/1 mask ``w_b`` (padding rows have weight 0) and return a pytree of fixed
+    shapes. With ``transpose`` it receives ``k(A_b, B)ᵀ`` instead (sums of
+    ``Kᵀ X`` products are then plain GEMMs).
+    """
+    rows = tile_rows(B.shape[0], block_size)
+    return tile_sum(
+        kernel,
+        A,
+        B,
+        term,
+        shared=shared,
+        block_size=rows,
+        devices=devices,
+        transpose=transpose,
+    )
 
 
 def kernel_diagonal(kernel, X: Array) -> Array:
@@ -78,15 +160,26 @@ def _symmetrised(G: Array) -> tuple[Array, Array, Array]:
     return 0.5 * (G + G.T), jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
 
 
-def kernel_matrix(kernel, X: Array, *, block_size: int):
+def kernel_matrix(
+    kernel, X: Array, *, block_size: int, symmetrise: bool = True
+) -> tuple[Array, Array, Array]:
     """``k(X, X)`` built in row blocks and symmetrised, for trusted arguments.
 
     The same computation as :func:`kernel_sd.gram` with ``Z = None``, without
     its argument checks (done once by the public caller). Returns the matrix,
     whether its entries are finite and its largest diagonal magnitude (for
-    :func:`kernel_sd.spectra.base.check_kernel_values`).
+    :func:`kernel_sd.spectra.base.check_kernel_values`). ``symmetrise=False``
+    skips the ``(K + Kᵀ)/2`` pass (20 % of the time) for callers that read one
+    triangle only or do not need exact symmetry (a Cholesky factorisation).
     """
-    return _symmetrised(row_map(_kernel_rows, (X,), (kernel, X), block_size=block_size))
+    K = row_map(_kernel_rows, (X,), (kernel, X), block_size=block_size)
+    return _symmetrised(K) if symmetrise else _summary(K)
+
+
+@jax.jit
+def _summary(G: Array) -> tuple[Array, Array, Array]:
+    """``G`` unchanged, whether every entry is finite, and ``max_i |G_ii|``."""
+    return G, jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
 
 
 @jax.jit

@@ -15,10 +15,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from kernel_sd._blocks import row_map, row_sum
 from kernel_sd._pytree import dataclass_pytree
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import cross_rows, cross_rows_transposed
+from kernel_sd.spectra._products import kernel_matmul, kernel_rmatmul
 
 __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 
@@ -29,11 +28,13 @@ __all__ = ["KernelEigvecs", "expand", "targets_in_eigenbasis"]
 )
 @dataclasses.dataclass(frozen=True)
 class KernelEigvecs:
-    """Eigenvectors ``V = k(X, Z) M`` of a Nyström spectrum, never stored.
+    """A matrix ``k(X, Z) M`` that is never stored: implicit Nyström eigenvectors.
 
-    The ``(K, r)`` matrix would need ``K · r`` numbers (32 GB at ``K = 10⁶``,
-    ``r = 4000`` in float64); this stands in for it with the two products the
-    rounds need, each one pass over ``X`` in row blocks:
+    The eigenvectors ``V = k(X, Z) M`` of a Nyström spectrum as a ``(K, r)``
+    matrix would need ``K · r`` numbers (32 GB at ``K = 10⁶``, ``r = 4000`` in
+    float64); this stands in for it with the two products the rounds need, each
+    one pass over ``X`` in row blocks (the same type holds the features of new
+    points, ``W = k(X_new, B) P``, when only a few products ``W α`` are wanted):
 
     - ``V @ A = k(X, Z) (M A)``, for ``(r,)`` or ``(r, q)`` ``A``;
     - ``V.T @ y = Mᵀ k(Z, X) y``, for ``(K,)`` or ``(K, q)`` ``y``.
@@ -72,18 +73,23 @@ class KernelEigvecs:
     def __matmul__(self, A) -> Array:
         A = jnp.asarray(A, self.dtype)
         vec = A.ndim == 1
-        out = row_map(
-            cross_rows,
-            (self.X,),
-            (self.kernel, self.landmarks, self.coef @ (A[:, None] if vec else A)),
+        out = self._times(self.coef @ (A[:, None] if vec else A))
+        return out[:, 0] if vec else out
+
+    def _times(self, MA: Array) -> Array:
+        """``k(X, Z) (M A)``, one pass over the rows of ``X``."""
+        return kernel_matmul(
+            self.kernel,
+            self.X,
+            self.landmarks,
+            MA,
             block_size=self.block_size,
             devices=self.devices,
         )
-        return out[:, 0] if vec else out
 
     def materialize(self) -> Array:
         """The ``(K, r)`` array ``V`` (memory ``K · r`` numbers)."""
-        return self @ jnp.eye(self.coef.shape[1], dtype=self.dtype)
+        return self._times(self.coef)
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -102,10 +108,11 @@ class _TransposedEigvecs:
         V = self.V
         y = jnp.asarray(y, V.dtype)
         vec = y.ndim == 1
-        Ky = row_sum(
-            cross_rows_transposed,
-            (V.X, y[:, None] if vec else y),
-            (V.kernel, V.landmarks),
+        Ky = kernel_rmatmul(
+            V.kernel,
+            V.X,
+            V.landmarks,
+            y[:, None] if vec else y,
             block_size=V.block_size,
             devices=V.devices,
         )
@@ -131,7 +138,15 @@ def _expand(V, coords: Array) -> Array:
     return jnp.moveaxis(out, 1, 0).reshape(*lead, V.shape[0], q)
 
 
-_expand_array = jax.jit(_expand)
+@jax.jit
+def _expand_array(V: Array, coords: Array) -> Array:
+    """:func:`expand` for a stored ``V``: one GEMM ``(L·q, r) × (r, K)`` whose rows
+    are already the ``(..., q, K)`` output (no transposition of the result when
+    ``q = 1``)."""
+    *lead, r, q = coords.shape
+    rows = jnp.swapaxes(coords, -1, -2).reshape(-1, r)
+    out = (rows @ V.T).reshape(*lead, q, V.shape[0])
+    return jnp.swapaxes(out, -1, -2)
 
 
 def targets_in_eigenbasis(spec, y: Array) -> tuple[Array, Array]:

@@ -3,7 +3,7 @@
 When the ``n × n`` Gram matrix does not fit in memory, :func:`lanczos_spectrum`
 computes the leading eigenpairs of the *exact* ``G`` (not of an approximation
 such as Nyström's) from products ``G Q`` alone, each one pass over the kernel
-entries in row blocks (``kernel_sd._blocks.row_map``, ``spectra._products``). The result is an
+entries in row tiles (``spectra._products.kernel_matmul``). The result is an
 incomplete :class:`~kernel_sd.spectra.Spectrum`: the rounds run on the rank-``k``
 truncation ``G_k = V_k D_k V_kᵀ``, with the rest of the targets treated as
 null-space energy.
@@ -37,14 +37,10 @@ __all__ = ["lanczos_spectrum"]
 
 _clamped_low_rank = jax.jit(partial(clamped, complete=False))
 
-_MAX_TILE = 1 << 25
-"""Entries of one ``k(X_b, X)`` tile (256 MiB in float64): rows per tile shrink with n."""
 
-
-def _gram_times(rows, shared):
-    """Rows ``k(X_b, X) Q / K`` of ``G Q`` for one row block (``G`` is never formed)."""
-    (Xb,), (kernel, X, Q) = rows, shared
-    return kernel_matmul(kernel, Xb, X, Q) / X.shape[0]
+@partial(jax.jit, static_argnums=1)
+def _scaled(W: Array, n: int) -> Array:
+    return W / n
 
 
 @partial(jax.jit, static_argnames=("capacity",))
@@ -270,11 +266,11 @@ def lanczos_spectrum(
     Q, GQ, T, block = _start(jnp.asarray(omega, dtype), capacity)
     off, filled = 0, b
     invariant = False
-    # A tile k(X_b, X) has block_size · n entries: keep it under _MAX_TILE.
-    rows = max(1, min(block_size, _MAX_TILE // n))
     for iteration in range(1, max_iterations + 1):
-        W = _blocks.row_map(
-            _gram_times, (X,), (kernel, X, block), block_size=rows, devices=devices
+        # G Q_j = k(X, X) Q_j / K, tile by tile (G is never formed)
+        W = _scaled(
+            kernel_matmul(kernel, X, X, block, block_size=block_size, devices=devices),
+            n,
         )
         GQ, T, finite = _absorb(Q, GQ, T, W, off)
         check_kernel_values(kernel, finite, 1.0, "The products k(X, X) Q", dtype)

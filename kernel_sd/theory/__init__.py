@@ -13,6 +13,8 @@ References:
     NeurIPS 2023.
 """
 
+from kernel_sd.theory.registry import ORIGINS as ORIGINS
+from kernel_sd.theory.registry import RENAMED as RENAMED
 from kernel_sd.theory.registry import RTOL as RTOL
 from kernel_sd.theory.registry import BoundCheck as BoundCheck
 from kernel_sd.theory.registry import Statement as Statement
@@ -27,6 +29,8 @@ from kernel_sd.theory.registry import statements as statements
 from kernel_sd.theory.registry import verify as verify
 
 __all__ = [
+    "ORIGINS",
+    "RENAMED",
     "RTOL",
     "BoundCheck",
     "Statement",

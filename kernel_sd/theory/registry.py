@@ -6,6 +6,13 @@ check one (``check``), returning :class:`BoundCheck` rows
 :func:`statement`, on the function that checks them. ``kernel-sd verify`` and the
 tests share this registry, so a statement is verified the same way everywhere.
 
+Each statement says where it comes from (``origin``): ``"stated"`` when the
+paper states the result (in this form or one it implies directly), ``"derived"``
+when it was re-derived here from the paper's setting. A statement that compares
+two independent routes (closed form against simulated training, eigenbasis
+against dense solves, expectation against Monte Carlo) checks the implementation
+as much as the mathematics.
+
 Numerical slack is explicit: a bound holds when
 ``lower − RTOL·|lower| <= observed <= upper + RTOL·|upper|`` with ``RTOL = 1e-9``
 (float64 round-off of the quantities involved is ~1e-13); nothing else is hidden.
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -22,6 +30,8 @@ import numpy as np
 
 __all__ = [
     "RTOL",
+    "ORIGINS",
+    "RENAMED",
     "BoundCheck",
     "Statement",
     "VerifyRow",
@@ -92,9 +102,17 @@ class Statement:
     """Checks one instance; returns one row per inequality checked."""
     on_trace: bool = False
     """Whether ``check`` accepts a ``DistillTrace`` (used by :func:`check`)."""
+    origin: str = "derived"
+    """``"stated"`` (the paper states it) or ``"derived"`` (re-derived here)."""
 
+
+ORIGINS = ("stated", "derived")
+"""The values of :attr:`Statement.origin`."""
 
 _REGISTRY: dict[str, Statement] = {}
+
+RENAMED = {"nagarajan2023.exaggeration": "nagarajan2023.filter_monotonicity"}
+"""Former statement names and the names they have now (:func:`get` accepts both)."""
 
 
 def register(statement: Statement) -> Statement:
@@ -113,10 +131,12 @@ def statement(
     sample: Callable[[np.random.Generator], Any],
     inputs: Callable[[Any], dict[str, Any]] | None = None,
     on_trace: bool = False,
+    origin: str = "derived",
 ):
     """Register the decorated check function as the statement ``name``.
 
-    The function is returned unchanged. ``sample(rng)`` draws an instance; the
+    ``origin`` is ``"stated"`` when the paper states the result, ``"derived"``
+    when it was re-derived here. The function is returned unchanged. ``sample(rng)`` draws an instance; the
     registered check is ``fn(instance)``, or ``fn(**inputs(instance))`` when the
     function takes named arguments rather than the instance itself.
 
@@ -127,9 +147,16 @@ def statement(
         ...     return [bound("demo.nonnegative", "x^2", 0.0, x * x, math.inf)]
     """
 
+    if origin not in ORIGINS:
+        raise ValueError(f"`origin` must be one of {ORIGINS}, got {origin!r}.")
+
     def decorate(fn):
         check = fn if inputs is None else (lambda inst: fn(**inputs(inst)))
-        register(Statement(name, paper, summary, sample, check, on_trace=on_trace))
+        register(
+            Statement(
+                name, paper, summary, sample, check, on_trace=on_trace, origin=origin
+            )
+        )
         return fn
 
     return decorate
@@ -146,7 +173,15 @@ def statements(paper: str | None = None) -> list[Statement]:
 
 
 def get(name: str) -> Statement:
-    """The statement called ``name``."""
+    """The statement called ``name`` (a former name in :data:`RENAMED` warns and maps)."""
+    if name in RENAMED:
+        warnings.warn(
+            f"statement {name!r} is now called {RENAMED[name]!r} (the old name "
+            "will be removed); use the new name.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = RENAMED[name]
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -174,6 +209,8 @@ class VerifyRow(NamedTuple):
     violations: int
     worst_slack: float
     """Smallest relative slack seen (negative = violated)."""
+    origin: str = "derived"
+    """``"stated"`` in the paper or ``"derived"`` here (:attr:`Statement.origin`)."""
 
 
 def verify(
@@ -206,6 +243,8 @@ def verify(
                 n_bad += not row.holds
                 worst = min(worst, row.slack)
         rows.append(
-            VerifyRow(s.name, s.paper, s.summary, instances, n_checks, n_bad, worst)
+            VerifyRow(
+                s.name, s.paper, s.summary, instances, n_checks, n_bad, worst, s.origin
+            )
         )
     return rows

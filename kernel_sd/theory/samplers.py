@@ -23,20 +23,36 @@ if TYPE_CHECKING:
 __all__ = [
     "ROUNDS",
     "SIZES",
+    "SCAN_STEPS",
+    "FLOW_STEPS",
+    "NOISE_DRAWS",
     "PlantedRisk",
     "GradientFlowInstance",
     "Instance",
+    "DescentInstance",
+    "DenseRounds",
+    "NoiseInstance",
     "sample_spectrum",
     "sample_trace",
     "sample_planted_risk",
     "sample_gradient_flow",
     "sample_instance",
+    "sample_descent",
+    "sample_flow",
+    "sample_dense_rounds",
+    "sample_noise",
 ]
 
 ROUNDS = 32
 """Rounds of every sampled trace (a fixed count, so JAX compiles once per size)."""
 SIZES = (8, 16, 32, 64)
 """Training-set sizes ``K`` the samplers draw from (a small set, for the same reason)."""
+SCAN_STEPS = 64
+"""Length of every simulated gradient-descent run of :func:`sample_descent` (one compilation)."""
+FLOW_STEPS = 2000
+"""Steps of the fine-step descent that stands in for gradient flow (:func:`sample_flow`)."""
+NOISE_DRAWS = 2000
+"""Noise draws of the Monte-Carlo statements (:func:`sample_noise`, planted risk)."""
 
 
 class PlantedRisk(NamedTuple):
@@ -50,6 +66,10 @@ class PlantedRisk(NamedTuple):
     """Noise standard deviation σ."""
     shrinkage: np.ndarray
     """(T, K) filters ``A_t`` of the rounds."""
+    lam: float | None = None
+    """The penalty ``c_t = lam`` of the rounds."""
+    seed: int = 0
+    """Seed for noise draws of Monte-Carlo checks."""
 
 
 class GradientFlowInstance(NamedTuple):
@@ -167,7 +187,12 @@ def sample_planted_risk(rng: np.random.Generator) -> PlantedRisk:
     for _ in range(7):
         rounds.append(filters.compose(rounds[-1], h))
     return PlantedRisk(
-        spec, f_true, float(10.0 ** rng.uniform(-2, 0)), np.asarray(rounds)
+        spec,
+        f_true,
+        float(10.0 ** rng.uniform(-2, 0)),
+        np.asarray(rounds),
+        lam,
+        int(rng.integers(1 << 30)),
     )
 
 
@@ -213,4 +238,164 @@ def sample_instance(rng: np.random.Generator) -> Instance:
         xi=sigma * rng.standard_normal(K),
         sigma=sigma,
         f_true=f_true,
+    )
+
+
+class DescentInstance(NamedTuple):
+    """A planted spectrum with its dense ``G``, labels and a teacher/student schedule."""
+
+    spec: Spectrum
+    """Planted spectrum of ``G``."""
+    G: np.ndarray
+    """(K, K) the dense ``G = V diag(d) Vᵀ``."""
+    y: np.ndarray
+    """(K,) labels."""
+    lr: float
+    """Step size (``0 < lr d_max <= 1``); for flow instances unused (0)."""
+    teacher: float
+    """Teacher steps ``N_T`` (descent) or time ``T`` (flow)."""
+    student: float
+    """Student steps ``N`` (descent) or time ``T'`` (flow)."""
+    alpha: float
+    """Weight of the labels in the student's targets after the switch."""
+    switch_step: int
+    """Step at which the student switches from the labels to its targets."""
+
+
+def _planted_dense(rng: np.random.Generator, log_kappa: tuple[float, float]):
+    """Jittered log-spaced eigenvalues (as :func:`sample_instance`), ``V`` and ``G``."""
+    K = int(rng.choice(SIZES))
+    kappa = 10.0 ** rng.uniform(*log_kappa)
+    d = np.geomspace(1.0, 1.0 / kappa, K) * np.exp(rng.uniform(-0.05, 0.05, K)) / K
+    d = np.sort(d)[::-1]
+    V = _random_orthogonal(rng, K)
+    G = (V * d[None, :]) @ V.T
+    return ksd.spectrum_from_eigen(d, V), 0.5 * (G + G.T)
+
+
+def sample_descent(rng: np.random.Generator) -> DescentInstance:
+    """Gradient descent schedules within :data:`SCAN_STEPS` steps on a planted ``G``.
+
+    Condition number ``10^U(0.5, 4)``, ``lr d_max ~ U(0.2, 1)``, teacher and student
+    steps uniform in ``[1, SCAN_STEPS]``; half the students mix in the labels
+    (``α ~ U(0, 0.7)``) and half switch from the labels at a random step.
+    """
+    spec, G = _planted_dense(rng, (0.5, 4.0))
+    K = G.shape[0]
+    steps = int(rng.integers(1, SCAN_STEPS + 1))
+    return DescentInstance(
+        spec=spec,
+        G=G,
+        y=rng.standard_normal(K),
+        lr=float(rng.uniform(0.2, 1.0) / float(spec.eigvals[0])),
+        teacher=int(rng.integers(1, SCAN_STEPS + 1)),
+        student=steps,
+        alpha=float(rng.uniform(0.0, 0.7)) if rng.random() < 0.5 else 0.0,
+        switch_step=int(rng.integers(0, steps)) if rng.random() < 0.5 else 0,
+    )
+
+
+def sample_flow(rng: np.random.Generator) -> DescentInstance:
+    """Gradient-flow times on a planted ``G`` (condition ``10^U(0.5, 3)``).
+
+    ``T d_max`` and ``T' d_max`` are log-uniform in ``[0.1, 20]``, so one of
+    :data:`FLOW_STEPS` steps moves every coordinate by at most ``x/N <= 0.01``.
+    """
+    spec, G = _planted_dense(rng, (0.5, 3.0))
+    d_max = float(spec.eigvals[0])
+    return DescentInstance(
+        spec=spec,
+        G=G,
+        y=rng.standard_normal(G.shape[0]),
+        lr=0.0,
+        teacher=float(np.exp(rng.uniform(np.log(0.1), np.log(20.0))) / d_max),
+        student=float(np.exp(rng.uniform(np.log(0.1), np.log(20.0))) / d_max),
+        alpha=0.0,
+        switch_step=0,
+    )
+
+
+class DenseRounds(NamedTuple):
+    """A constrained trace with the dense ``G`` and eigenvalues to recompute it."""
+
+    trace: DistillTrace
+    """Constrained trace of :data:`ROUNDS` rounds."""
+    G: np.ndarray
+    """(K, K) dense ``G``."""
+    eigvals: np.ndarray
+    """(K,) eigenvalues of ``G`` known independently of the trace (ascending)."""
+    y: np.ndarray
+    """(K,) targets."""
+    eps: float
+    """Constraint level ε."""
+
+
+def sample_dense_rounds(rng: np.random.Generator) -> DenseRounds:
+    """A constrained trace with a dense ``G`` whose eigenvalues are known.
+
+    Half planted (condition ``10^U(0.5, 6)``, eigenvalues known by construction),
+    half RBF kernels on random inputs with full numerical rank and condition
+    below 1e7, whose eigenvalues come from ``numpy.linalg.eigvalsh`` of the dense
+    ``G`` (far above the noise floor ``K·eps·d_max``, so the bracket of the
+    root finder never reaches into a numerical null space). Targets and ε as in
+    :func:`sample_trace`.
+    """
+    while True:
+        if rng.random() < 0.5:
+            spec, G = _planted_dense(rng, (0.5, 6.0))
+            eigvals = np.sort(np.asarray(spec.eigvals))
+        else:
+            K = int(rng.choice(SIZES))
+            p = int(rng.choice([1, 2, 5]))
+            X = rng.uniform(0.0, 1.0, (K, p))
+            k = kernels.RBF(
+                lengthscale=float(10.0 ** rng.uniform(-1.0, -0.3)) * np.sqrt(p)
+            )
+            G = np.asarray(ksd.gram(k, X)) / K
+            G = 0.5 * (G + G.T)
+            eigvals = np.linalg.eigvalsh(G)
+            if eigvals[0] <= 1e-7 * eigvals[-1]:
+                continue
+            spec = ksd.spectrum(k, X)
+            if int(spec.rank) < K:
+                continue
+        d = np.asarray(spec.eigvals)
+        V = np.asarray(spec.eigvecs)
+        z = (d / d[0]) ** (rng.uniform(0.0, 1.0) / 2) * rng.standard_normal(d.size)
+        y = V @ z
+        eps = 10.0 ** rng.uniform(-3.0, -0.05) * float(y @ y) / d.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                tr = ksd.distill_from_spectrum(spec, y, eps=eps, rounds=ROUNDS)
+            except UserWarning:
+                continue
+        return DenseRounds(tr, G, eigvals, y, eps)
+
+
+class NoiseInstance(NamedTuple):
+    """A kernel spectrum, a noise level, a teacher time and times along training."""
+
+    spec: Spectrum
+    """Spectrum of a random kernel on random inputs."""
+    sigma: float
+    """Noise standard deviation σ."""
+    teacher_t: float
+    """Teacher time ``T``."""
+    t: np.ndarray
+    """(2,) times ``s`` along training: 0 and one ``s > 0``."""
+    seed: int
+    """Seed of the :data:`NOISE_DRAWS` noise draws."""
+
+
+def sample_noise(rng: np.random.Generator) -> NoiseInstance:
+    """A random kernel spectrum, σ ~ 10^U(−1, 0), ``T d_max, s d_max`` ~ logU(0.3, 30)."""
+    spec = _kernel_spectrum(rng, int(rng.choice(SIZES)))
+    d_max = float(spec.eigvals[0])
+    return NoiseInstance(
+        spec=spec,
+        sigma=float(10.0 ** rng.uniform(-1.0, 0.0)),
+        teacher_t=float(np.exp(rng.uniform(np.log(0.3), np.log(30.0))) / d_max),
+        t=np.array([0.0, np.exp(rng.uniform(np.log(0.3), np.log(30.0))) / d_max]),
+        seed=int(rng.integers(1 << 30)),
     )

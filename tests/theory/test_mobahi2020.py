@@ -7,8 +7,10 @@ explicit loops. Negative controls apply a deliberately wrong bound through the
 same checker (``theory.bound``) and require it to fail on some instance.
 """
 
+import dataclasses
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
@@ -20,6 +22,7 @@ import kernel_sd as ksd
 from kernel_sd import theory
 from kernel_sd.theory import mobahi2020 as m
 from tests.conftest import planted_spectrum
+from tests.theory.conftest import ROUTES
 
 # Solving (cI + G) α = y_t with κ(G) up to 1e8 carries ~κ·1e-16 relative error into
 # the slow path's targets, so fast and slow quantities agree to 1e-7, not 1e-12.
@@ -327,6 +330,41 @@ def test_trace_checks_hold_on_planted_spectra(seed, n, log_cond, frac):
     assert rows and all(r.holds for r in rows), [r for r in rows if not r.holds][:3]
 
 
+def test_check_dense_rounds(one_size):
+    """Dense per-round solves agree with the trace; perturbed c_t or f_t(X) are caught."""
+    rng = np.random.default_rng(8)
+    for _ in range(4):
+        inst = theory.samplers.sample_dense_rounds(rng)
+        rows = m.check_dense_rounds(inst)
+        assert rows and all(r.holds for r in rows)
+        c = np.asarray(inst.trace.c)
+        bad_c = dataclasses.replace(inst.trace, c=jnp.asarray(c * (1 + 1e-4)))
+        assert any(
+            not r.holds for r in m.check_dense_rounds(inst._replace(trace=bad_c))
+        )
+        f = np.asarray(inst.trace.train_pred)
+        bad_f = dataclasses.replace(inst.trace, train_pred=jnp.asarray(f * (1 + 1e-4)))
+        assert any(
+            not r.holds for r in m.check_dense_rounds(inst._replace(trace=bad_f))
+        )
+
+
+def test_check_risk_monte_carlo(one_size):
+    """Exact planted risk inside 6 standard errors of fits to 2000 draws."""
+    rng = np.random.default_rng(9)
+    for _ in range(2):
+        rows = m.check_risk_monte_carlo(m.sample_planted_risk(rng))
+        assert rows and all(r.holds for r in rows)
+
+        def shifted(factor, rows=rows):
+            return [theory.bound("ctrl", r.quantity, r.lower, factor * r.observed,
+                                 r.upper) for r in rows]  # fmt: skip
+
+        # Negative control: 50 % off fails every row; the 6-SE bands are narrow.
+        assert not any(r.holds for r in shifted(1.5))
+        assert all(r.upper - r.lower < 0.6 * r.observed for r in rows)
+
+
 def test_every_statement_has_a_test():
     names = [s.name for s in theory.statements("MFB20")]
     assert len(names) >= 10
@@ -335,6 +373,12 @@ def test_every_statement_has_a_test():
 
 
 def test_verify_has_no_violations():
-    names = [s.name for s in theory.statements("MFB20")]
+    names = [s.name for s in theory.statements("MFB20") if s.name not in ROUTES]
     rows = theory.verify(4, seed=11, names=names)
     assert all(r.checks > 0 and r.violations == 0 for r in rows)
+
+
+def test_verify_routes_have_no_violations(one_size):
+    names = [s.name for s in theory.statements("MFB20") if s.name in ROUTES]
+    rows = theory.verify(4, seed=11, names=names)
+    assert len(rows) == 2 and all(r.checks > 0 and r.violations == 0 for r in rows)

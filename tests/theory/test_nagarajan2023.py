@@ -16,15 +16,19 @@ import kernel_sd as ksd
 from kernel_sd import theory
 from kernel_sd.theory import nagarajan2023 as nag
 from tests.conftest import planted_spectrum
+from tests.theory.conftest import ROUTES
 
 TESTED = {
     "nagarajan2023.ratio": "test_student_teacher_ratio",
-    "nagarajan2023.exaggeration": "test_exaggeration",
+    "nagarajan2023.filter_monotonicity": "test_filter_monotonicity",
     "nagarajan2023.single_crossing": "test_single_crossing",
     "nagarajan2023.top_heavy": "test_top_heavy",
     "nagarajan2023.ridge_two_rounds": "test_ridge_two_rounds",
     "nagarajan2023.equivalent_penalty": "test_equivalent_penalty",
     "nagarajan2023.gradient_denoising": "test_gradient_denoising",
+    "nagarajan2023.descent_vs_simulation": "test_descent_vs_simulation",
+    "nagarajan2023.flow_vs_simulation": "test_flow_vs_simulation",
+    "nagarajan2023.denoising_monte_carlo": "test_denoising_monte_carlo",
 }
 
 
@@ -53,7 +57,9 @@ def test_every_statement_is_tested():
 
 
 @pytest.mark.parametrize("name", sorted(TESTED))
-def test_registry_instances_have_no_violations(name):
+def test_registry_instances_have_no_violations(name, request):
+    if name in ROUTES:
+        request.getfixturevalue("one_size")
     (row,) = theory.verify(6, seed=3, names=[name])
     assert row.checks > 0 and row.violations == 0
 
@@ -78,7 +84,7 @@ def test_student_teacher_ratio(planted, rng):
     assert not all(r.holds for r in wrong)
 
 
-def test_exaggeration(planted, rng):
+def test_filter_monotonicity(planted, rng):
     """[NMBMK23] the student's relative progress falls down the spectrum."""
     spec, d, V, G = planted
     y = rng.standard_normal(16)
@@ -87,7 +93,12 @@ def test_exaggeration(planted, rng):
     student = V.T @ _flow(G, _flow(G, y, T), Tp)
     ratio = student / teacher
     assert np.all(np.diff(ratio) < 0)
-    assert _all_hold(nag.exaggeration(spec, teacher_t=T, t=[Tp, 10 * Tp]))
+    assert _all_hold(nag.filter_monotonicity(spec, teacher_t=T, t=[Tp, 10 * Tp]))
+    with pytest.warns(DeprecationWarning, match="filter_monotonicity"):
+        old = nag.exaggeration(spec, teacher_t=T, t=[Tp])
+    assert [r.observed for r in old] == [
+        r.observed for r in nag.filter_monotonicity(spec, teacher_t=T, t=[Tp])
+    ]
     # Negative control: the reverse ordering is violated.
     rows = [
         theory.bound("ctrl", "up", ratio[k - 1], ratio[k], math.inf)
@@ -244,3 +255,43 @@ def test_negative_control_wrong_statement_is_caught():
         for k in range(hT.size)
     ]
     assert not any(r.holds for r in rows if r.lower > 0)
+
+
+def _violated(rows):
+    return any(not r.holds for r in rows)
+
+
+def test_descent_vs_simulation(one_size):
+    """Closed-form GD = simulated GD; a 0.1 % error in G is caught."""
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        inst = theory.samplers.sample_descent(rng)
+        assert _all_hold(nag.descent_vs_simulation(inst))
+        # Negative control: the simulation runs on a slightly different G.
+        assert _violated(nag.descent_vs_simulation(inst._replace(G=1.001 * inst.G)))
+
+
+def test_flow_vs_simulation(one_size):
+    """Flow closed forms = tiny-step GD within the derived allowance; 5 % off G is caught."""
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        inst = theory.samplers.sample_flow(rng)
+        rows = nag.flow_vs_simulation(inst)
+        assert _all_hold(rows) and max(r.observed for r in rows) < 1.0
+        assert _violated(nag.flow_vs_simulation(inst._replace(G=1.05 * inst.G)))
+
+
+def test_denoising_monte_carlo(one_size):
+    """Expected noise energies inside 6 standard errors of 2000 draws."""
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        rows = nag.denoising_monte_carlo(theory.samplers.sample_noise(rng))
+        assert _all_hold(rows)
+
+        def shifted(factor, rows=rows):
+            return [theory.bound("ctrl", r.quantity, r.lower, factor * r.observed,
+                                 r.upper) for r in rows]  # fmt: skip
+
+        # Negative control: 50 % off fails every row; the 6-SE bands are narrow.
+        assert not any(r.holds for r in shifted(1.5))
+        assert all(r.upper - r.lower < 0.6 * r.observed for r in rows)

@@ -55,3 +55,26 @@ def test_every_statement_is_registered_once_with_its_paper():
     for s in theory.statements():
         assert s.name.split(".")[0] == {"MFB20": "mobahi2020",
                                         "NMBMK23": "nagarajan2023"}[s.paper]  # fmt: skip
+
+
+def test_every_statement_says_where_it_comes_from(scratch):
+    with pytest.raises(ValueError, match="origin"):
+        theory.statement("demo.x", paper="P1", summary="", sample=np.zeros,
+                         origin="folklore")  # fmt: skip
+
+
+def test_registered_origins():
+    origins = {s.name: s.origin for s in theory.statements()}
+    assert set(origins.values()) <= set(theory.ORIGINS)
+    # independent routes and property checks are both present, of both kinds
+    assert origins["mobahi2020.dense_rounds"] == "stated"
+    assert origins["nagarajan2023.filter_monotonicity"] == "derived"
+    assert "nagarajan2023.exaggeration" not in origins
+
+
+def test_a_former_statement_name_warns_and_maps_to_the_new_one():
+    with pytest.warns(DeprecationWarning, match="nagarajan2023.filter_monotonicity"):
+        s = theory.get("nagarajan2023.exaggeration")
+    assert s is theory.get("nagarajan2023.filter_monotonicity")
+    with pytest.raises(ValueError, match="unknown statement"):
+        theory.get("nagarajan2023.confidence")

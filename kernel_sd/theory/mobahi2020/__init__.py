@@ -7,7 +7,8 @@ multiplier of the constrained fit ``(1/K)‖f_t(X) − y_t‖² <= ε``,
 ``r_t = ‖z_t‖ / √(Kε)``, ``κ = d_max/d_min`` over the numerical range of ``G``,
 and ``t*`` the number of rounds before the collapse (``‖z_{t*}‖² <= Kε``).
 
-Every ``check_*`` function (in :mod:`.collapse` and :mod:`.shrinkage`) takes a constrained :class:`~kernel_sd.DistillTrace`
+Every ``check_*`` function (in :mod:`.collapse`, :mod:`.shrinkage` and
+:mod:`.routes`) takes a constrained :class:`~kernel_sd.DistillTrace`
 with one output column (or, for the last two, an instance of a planted problem)
 and returns :class:`~kernel_sd.theory.BoundCheck` rows
 ``lower <= observed <= upper`` with the registry's relative slack. The
@@ -40,6 +41,10 @@ from kernel_sd.theory.mobahi2020.collapse import (
     multiplier_interval as multiplier_interval,
 )
 from kernel_sd.theory.mobahi2020.collapse import trace_arrays as trace_arrays
+from kernel_sd.theory.mobahi2020.routes import check_dense_rounds as check_dense_rounds
+from kernel_sd.theory.mobahi2020.routes import (
+    check_risk_monte_carlo as check_risk_monte_carlo,
+)
 from kernel_sd.theory.mobahi2020.shrinkage import capacity as capacity
 from kernel_sd.theory.mobahi2020.shrinkage import (
     check_capacity_decreasing as check_capacity_decreasing,
@@ -84,6 +89,8 @@ __all__ = [
     "check_capacity_decreasing",
     "check_risk_decomposition",
     "check_gradient_flow_ratio",
+    "check_dense_rounds",
+    "check_risk_monte_carlo",
     "PlantedRisk",
     "GradientFlowInstance",
     "ROUNDS",

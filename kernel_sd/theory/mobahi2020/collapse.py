@@ -115,7 +115,7 @@ def collapse_interval(r0: float, kappa: float) -> tuple[float, float]:
 
 
 @statement(
-    "mobahi2020.multiplier_bounds", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.multiplier_bounds", paper="MFB20", origin="derived", on_trace=True, sample=sample_trace,
     summary="d_min/(r_t-1) <= c_t <= d_max/(r_t-1), r_t = |z_t|/sqrt(K eps)",
 )  # fmt: skip
 def check_multiplier_bounds(trace: DistillTrace) -> list[BoundCheck]:
@@ -136,7 +136,7 @@ def check_multiplier_bounds(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.multiplier_increasing", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.multiplier_increasing", paper="MFB20", origin="derived", on_trace=True, sample=sample_trace,
     summary="c_t > c_{t-1} while |z_t|^2 > K eps",
 )  # fmt: skip
 def check_multiplier_increasing(trace: DistillTrace) -> list[BoundCheck]:
@@ -157,7 +157,7 @@ def check_multiplier_increasing(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.target_norm_decreasing", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.target_norm_decreasing", paper="MFB20", origin="stated", on_trace=True, sample=sample_trace,
     summary="|z_{t+1}| < |z_t| until collapse",
 )  # fmt: skip
 def check_target_norm_decreasing(trace: DistillTrace) -> list[BoundCheck]:
@@ -180,7 +180,7 @@ def check_target_norm_decreasing(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.collapse_round_bounds", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.collapse_round_bounds", paper="MFB20", origin="derived", on_trace=True, sample=sample_trace,
     summary="(r_0-1)/kappa <= t* <= kappa (r_0-1) + 1 (y in range of G)",
 )  # fmt: skip
 def check_collapse_round_bounds(trace: DistillTrace) -> list[BoundCheck]:

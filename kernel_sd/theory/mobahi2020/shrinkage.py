@@ -76,7 +76,7 @@ def _worst(name, quantities, lo, ob, up):
 
 
 @statement(
-    "mobahi2020.shrinkage_ratio_bounds", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.shrinkage_ratio_bounds", paper="MFB20", origin="derived", on_trace=True, sample=sample_trace,
     summary="[(d_k/d_j)(c_0+d_j)/(c_0+d_k)]^{t+1} <= A_t[k]/A_t[j] <= (d_k/d_j)^{t+1}",
 )  # fmt: skip
 def check_shrinkage_ratio_bounds(trace: DistillTrace) -> list[BoundCheck]:
@@ -116,7 +116,7 @@ def check_shrinkage_ratio_bounds(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.shrinkage_ratio_increasing", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.shrinkage_ratio_increasing", paper="MFB20", origin="stated", on_trace=True, sample=sample_trace,
     summary="A_t[k]/A_t[j] > 1 grows with t for d_k > d_j",
 )  # fmt: skip
 def check_shrinkage_ratio_increasing(trace: DistillTrace) -> list[BoundCheck]:
@@ -154,7 +154,7 @@ def check_shrinkage_ratio_increasing(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.effective_basis_decreasing", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.effective_basis_decreasing", paper="MFB20", origin="stated", on_trace=True, sample=sample_trace,
     summary="sum_k A_t[k] and participation ratio of A_t decrease in t",
 )  # fmt: skip
 def check_effective_basis_decreasing(trace: DistillTrace) -> list[BoundCheck]:
@@ -192,7 +192,7 @@ def check_effective_basis_decreasing(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.capacity_decreasing", paper="MFB20", on_trace=True, sample=sample_trace,
+    "mobahi2020.capacity_decreasing", paper="MFB20", origin="derived", on_trace=True, sample=sample_trace,
     summary="R(f_t) = (1/K) sum A_t^2 z_0^2 / d strictly decreases",
 )  # fmt: skip
 def check_capacity_decreasing(trace: DistillTrace) -> list[BoundCheck]:
@@ -211,7 +211,7 @@ def check_capacity_decreasing(trace: DistillTrace) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.risk_decomposition", paper="MFB20", sample=sample_planted_risk,
+    "mobahi2020.risk_decomposition", paper="MFB20", origin="derived", sample=sample_planted_risk,
     summary="E risk of any filter = (1/K)[sum (1-h)^2 theta^2 + sigma^2 sum h^2]",
 )  # fmt: skip
 def check_risk_decomposition(inst: PlantedRisk) -> list[BoundCheck]:
@@ -239,7 +239,7 @@ def check_risk_decomposition(inst: PlantedRisk) -> list[BoundCheck]:
 
 
 @statement(
-    "mobahi2020.gradient_flow_ratio", paper="MFB20", sample=sample_gradient_flow,
+    "mobahi2020.gradient_flow_ratio", paper="MFB20", origin="derived", sample=sample_gradient_flow,
     summary="early stopping: 1 <= h_t(d_k)/h_t(d_j) <= d_k/d_j for d_k > d_j",
 )  # fmt: skip
 def check_gradient_flow_ratio(inst: GradientFlowInstance) -> list[BoundCheck]:
