@@ -177,7 +177,7 @@ def figure(points, million):
         if million is not None:
             ax.plot([million["n"]], [million[key]], marker="*", markersize=11,
                     linestyle="none", color="black",
-                    label=f"Nyström, m = {million['m']} ('gram')")  # fmt: skip
+                    label=f"Nyström, m = {million['m']} (default route)")  # fmt: skip
         goal = GOAL_SECONDS if key == "total_s" else GOAL_GIB
         ax.axhline(goal, color="0.5", linestyle=":", linewidth=1)
         ax.annotate("goal at n = 10⁶", (1.0, goal), xycoords=("axes fraction", "data"),
