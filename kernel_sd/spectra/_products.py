@@ -58,9 +58,14 @@ def _times(K, w, rows, shared):
     return K @ shared
 
 
-def _transposed_times(Kt, w, rows, shared):
-    """``K_bᵀ y_b`` from the transposed tile: one term of ``k(A, B)ᵀ y``."""
-    return Kt @ (rows[0] * w[:, None])  # padding rows weighted 0
+def _transposed_times(K, w, rows, shared):
+    """``(K_bᵀ Y_b)ᵀ = Y_bᵀ K_b``: one term of ``(k(A, B)ᵀ Y)ᵀ``.
+
+    A plain product ``(q, b) · (b, m)``: no transposed operand and no transposed
+    tile (measured at b = 1024, m = 4000, q = 1 on this 2-core CPU: 2.3 s per
+    2·10⁵ rows against 3.7 s from the transposed tile ``K_bᵀ`` times ``Y_b``).
+    """
+    return (rows[0] * w[:, None]).T @ K  # padding rows weighted 0
 
 
 def kernel_matmul(
@@ -93,16 +98,14 @@ def kernel_rmatmul(
 ) -> Array:
     """``k(A, B)ᵀ @ Y = Σ_b k(A_b, B)ᵀ Y_b``: ``(a, p), (b, p), (a, q) -> (b, q)``."""
     rows = tile_rows(B.shape[0], block_size)
-    return tile_sum(
-        kernel,
-        A,
-        B,
-        _transposed_times,
-        rows=(Y,),
-        block_size=rows,
-        devices=devices,
-        transpose=True,
+    return _transposed_jit(
+        tile_sum(
+            kernel, A, B, _transposed_times, rows=(Y,), block_size=rows, devices=devices
+        )
     )
+
+
+_transposed_jit = jax.jit(jnp.transpose)
 
 
 def kernel_sum(
