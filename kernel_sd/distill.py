@@ -19,31 +19,24 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
 from kernel_sd import _validate, fit
-from kernel_sd._warn import warn
+from kernel_sd._cholesky import _check_cholesky, _distill_cholesky
+from kernel_sd.accuracy import ACCURACY_WARNING, error_bound, report_rounds
 from kernel_sd.filters import ridge, ridge_rounds
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.solvers import (
-    STATUS_INFEASIBLE,
-    STATUS_NOT_CONVERGED,
     multiplier_core,
-    penalised_rounds,
-    raise_for_status,
 )
-from kernel_sd.spectra._products import kernel_matrix, kernel_trace
-from kernel_sd.spectra.base import Spectrum, check_kernel_values, noise_floor
+from kernel_sd.spectra.base import Spectrum
 from kernel_sd.spectra.eigvecs import targets_in_eigenbasis
 from kernel_sd.spectra.exact import (
     DEFAULT_MAX_MEMORY_GB,
-    _check_memory,
     exact_spectrum,
 )
 from kernel_sd.spectra.features import (
     check_finite_at,
-    dual_predictions,
     prediction_features,
 )
 
@@ -143,7 +136,7 @@ def _distill(
         constrained,
         batched,
     )
-    _report(c, status, spec, eps, z0, s_perp0, filters.h, kernel)
+    report_rounds(c, status, spec, eps, z0, s_perp0, filters.h, kernel)
     trace = fit.apply(spec, y, filters, W, z=z0)
 
     def as_arr(v):
@@ -152,121 +145,6 @@ def _distill(
     return dataclasses.replace(
         trace, c=c, status=status, target_norm2=norm2, eps=as_arr(eps), lam=as_arr(lam)
     )
-
-
-ACCURACY_WARNING = {8: 1e-6, 4: 1e-3}
-"""Warn when the first-order error bound of a trace (:func:`error_bound`) exceeds
-this, by itemsize of the dtype: 1e-6 in float64 (10 of its 16 digits lost), 1e-3
-in float32 (4 of its 7)."""
-
-
-def error_bound(c, d, z0, s_perp0, shrinkage, eta, *, constrained: bool) -> np.ndarray:
-    """``(..., T)`` first-order bound ``ρ_t`` on the relative errors of rounds ``0..t``.
-
-    ``η`` bounds the round-off ``E`` in ``G`` (``‖E‖ <= η``); the spectrum is
-    exact for ``G + E``. With ``R = (cI + G)^{-1}``:
-
-    - the fit ``f = y − cRy`` moves by ``δf = c R E R y``, so
-      ``‖δf(X)‖ <= (η/c) ‖y − f(X)‖``;
-    - ``φ(c) = ‖cRy‖² = Kε`` moves by at most ``2 (η/c) Kε``, so the root moves by
-      ``|δc|/c <= 2 (η/c)/κ`` with ``κ = d log φ / d log c`` at the root, and
-      ``∂f/∂c = −RGRy`` adds ``(|δc|/c) ‖y − f(X)‖`` to ``δf``.
-
-    Per round ``ρ_t = (η/c_t)(1 + 2/κ_t)`` (constrained) or ``η/c_t`` (penalised),
-    bounding ``|δc_t|/c_t`` and ``‖δf_t(X)‖/‖y_t − f_t(X)‖``; each round's
-    targets carry the errors of the rounds before, so the bound returned is the
-    running sum over rounds. Derived (first order in ``η/c_t``). Against mpmath
-    (50 digits; three RBF problems, ``c_0`` from 1.5 to 1e6 times the floor) it
-    held everywhere, exceeding the measured errors of ``c_t`` by factors of 44 to
-    1e4 and of the training predictions by 1.3 to 1e6.
-
-    Args:
-        c: ``(..., T)`` multipliers (``+inf`` after a collapse: no error).
-        d: ``(r,)`` eigenvalues; ``z0``: ``(r, q)`` targets in the eigenbasis;
-            ``s_perp0``: their energy outside ``span V``.
-        shrinkage: ``(..., T, r)`` ``A_t`` (round ``t``'s targets are ``A_{t−1} z0``).
-        eta: the bound ``η`` on ``‖E‖``; :func:`_report` uses ``√K · eps · d_max``
-            (``‖E‖ <= ‖E‖_F <= eps ‖G‖_F <= eps √K d_max`` for entrywise
-            relative round-off ``eps``).
-        constrained: ``c`` solves the constraint (True) or is fixed (``lam``).
-    """
-    c = np.asarray(c, np.float64)
-    d = np.asarray(d, np.float64)
-    live = np.isfinite(c) & (c > 0)
-    cc = np.where(live, c, 1.0)
-    if constrained:
-        s0 = np.sum(np.asarray(z0, np.float64) ** 2, axis=-1)  # (r,) round-0 energies
-        A = np.asarray(shrinkage, np.float64)
-        ones = np.ones_like(A[..., :1, :])
-        energies = np.concatenate([ones, A[..., :-1, :]], axis=-2) ** 2 * s0
-        a = cc[..., None] / (cc[..., None] + d)
-        b = 1.0 - a
-        phi = np.sum(energies * a * a, axis=-1)
-        phi[..., 0] += float(s_perp0)
-        slope = 2.0 * np.sum(energies * a * a * b, axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kappa = np.where(phi > 0, slope / phi, np.inf)
-            amp = 1.0 + 2.0 / kappa
-    else:
-        amp = np.ones_like(c)
-    rho = np.where(live, float(eta) / cc * amp, 0.0)
-    return np.cumsum(rho, axis=-1)
-
-
-def _report(
-    c, status, spec: Spectrum, eps, z0: Array, s_perp0: Array, A, kernel=None
-) -> None:
-    """Raise on infeasible / non-converged rounds; warn when ``c`` nears the floor.
-
-    Two warnings: a multiplier under the noise floor (the fit is round-off), or
-    else a first-order error bound (:func:`error_bound`) above
-    :data:`ACCURACY_WARNING`.
-    """
-    status = np.asarray(status)
-    failed = (status == STATUS_INFEASIBLE) | (status == STATUS_NOT_CONVERGED)
-    floor = float(spec.noise_floor)
-    if failed.any():
-        # Only round 0 can be infeasible: later targets have no null-space part.
-        idx = tuple(np.argwhere(failed)[0])
-        bad_eps = float(np.asarray(eps).reshape(-1)[idx[0]]) if len(idx) == 2 else eps
-        below = np.asarray(spec.eigvals) <= floor
-        z0_2 = np.sum(np.asarray(z0, np.float64) ** 2, axis=-1)
-        null = float(s_perp0) + float(np.sum(z0_2[below]))
-        raise_for_status(
-            int(status[idx]),
-            null,
-            spec.n_train,
-            bad_eps,
-            low_rank=not spec.complete,
-            kernel=kernel,
-        )
-    c = np.asarray(c)
-    low = np.isfinite(c) & (c < floor)
-    if low.any():
-        warn(
-            f"{int(low.sum())} multiplier(s) c_t fell below the eigenvalue noise floor "
-            f"{floor:.3e} (smallest c = {c[low].min():.3e}): those fits are dominated "
-            "by round-off. Use a larger eps / lam."
-        )
-        return
-    dtype = np.dtype(spec.eigvals.dtype)
-    # η = √K · eps · d_max = floor/√K (the floor carries a Nyström route's round-off factor)
-    eta = floor / np.sqrt(spec.n_train)
-    rho = error_bound(c, spec.eigvals, z0, s_perp0, A, eta, constrained=eps is not None)
-    worst = float(np.max(rho))
-    if worst > ACCURACY_WARNING.get(dtype.itemsize, 1e-6):
-        live = np.isfinite(c)
-        smallest = float(c[live].min())
-        warn(
-            f"The smallest multiplier c_t = {smallest:.3e} is {smallest / floor:.3g} "
-            f"times the eigenvalue noise floor {floor:.3e}, and the first-order bound "
-            f"on the relative error of c_t and the predictions is {worst:.1e} "
-            "(kernel_sd.distill.error_bound): they may have lost that many digits "
-            "to the round-off in G. Use a larger eps / lam (further from the "
-            "infeasible limit of eps), a kernel with fewer eigenvalues under the "
-            "noise floor (a shorter lengthscale, a rougher kernel), or merge "
-            "near-duplicate inputs."
-        )
 
 
 def distill_from_spectrum(
@@ -550,93 +428,3 @@ def _check_test(kernel, trace, W) -> None:
         return
     if _validate.all_finite(trace.train_pred):
         check_finite_at(kernel, trace.test_pred, "X_test")
-
-
-# ----------------------------------------------------------------------------
-# the penalised form by one Cholesky factorisation (method="cholesky")
-
-
-def _check_cholesky(constrained: bool, lam, spec) -> None:
-    """Refuse what the Cholesky route cannot do, before any work."""
-    if constrained:
-        raise ValueError(
-            "method='cholesky' serves the penalised form (`lam`) only: each round of "
-            "the constrained form (`eps`) solves for its multiplier over the "
-            "eigenvalues of G. Use method='eigh' with `eps`."
-        )
-    if spec is not None:
-        raise ValueError(
-            "`spectrum` was given with method='cholesky': a spectrum already is "
-            "the factorisation. Use method='eigh' to reuse it, or drop `spectrum`."
-        )
-    if not lam > 0:
-        raise ValueError(
-            "method='cholesky' needs `lam` > 0 (G + lam·I must be positive "
-            "definite); for lam = 0 (interpolation) use method='eigh'."
-        )
-
-
-def _distill_cholesky(kernel, X, y, *, lam, rounds, X_test) -> DistillTrace:
-    """All rounds of the penalised form from one Cholesky of ``G + lam·I``.
-
-    ``a_t = (lam I + G)^{-1} y_t``, ``f_t(X) = G a_t = y_{t+1}`` and
-    ``f_t(X_test) = k(X_test, X) a_t / K`` (see ``solvers.penalised_rounds``):
-    no eigenbasis, so the trace's per-direction fields are None.
-    """
-    n = X.shape[0]
-    # Gram matrix and its factor: two n x n arrays (the exact path's guard).
-    _check_memory(n, X.dtype.itemsize, DEFAULT_MAX_MEMORY_GB)
-    # The factorisation reads one triangle and G a needs no exact symmetry.
-    K_xx, finite, diag_max = kernel_matrix(
-        kernel, X, block_size=DEFAULT_BLOCK_SIZE, symmetrise=False
-    )
-    check_kernel_values(
-        kernel,
-        finite,
-        diag_max,
-        f"The Gram matrix k(X, X) of {type(kernel).__name__}",
-        X.dtype,
-    )
-    # d_max <= tr G, so this bound is at or above the eigenbasis route's noise
-    # floor K·eps·d_max: it warns whenever that route would, and costs O(K).
-    floor = float(noise_floor(n, kernel_trace(kernel, X)))
-    if lam < floor:
-        warn(
-            f"`lam`={lam:.3e} is below K·eps·tr G = {floor:.3e}, the round-off level "
-            "of G (an upper bound of the noise floor): the fits may be dominated "
-            "by round-off. Use a larger lam, or method='eigh' to see the exact "
-            "noise floor."
-        )
-    Y = y[:, None] if y.ndim == 1 else y
-    a, f = penalised_rounds(K_xx, Y, float(lam), rounds)
-    test = None
-    if X_test is not None:
-        test = dual_predictions(kernel, X, X_test, a, block_size=DEFAULT_BLOCK_SIZE)
-        if _validate.all_finite(f):
-            check_finite_at(kernel, test, "X_test")
-    norm2, c, status = _cholesky_summary(Y, f, jnp.asarray(lam, X.dtype))
-    if y.ndim == 1:
-        a, f = a[..., 0], f[..., 0]
-        test = None if test is None else test[..., 0]
-    return fit.Trace(
-        filter=None,
-        train_pred=f,
-        test_pred=test,
-        coef=None,
-        z0=None,
-        spectrum=None,
-        c=c,
-        status=status,
-        target_norm2=norm2,
-        lam=jnp.asarray(lam, X.dtype),
-        dual_coef=a,
-    )
-
-
-@jax.jit
-def _cholesky_summary(Y: Array, f: Array, lam: Array):
-    """``‖y_t‖²`` (``y_0 = y``, ``y_{t+1} = f_t(X)``), ``c_t = lam`` and status 0."""
-    norms = jnp.sum(f * f, axis=(1, 2))
-    norm2 = jnp.concatenate([jnp.sum(Y * Y)[None], norms[:-1]])
-    T = f.shape[0]
-    return norm2, jnp.full((T,), lam), jnp.zeros((T,), jnp.int32)
