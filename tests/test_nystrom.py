@@ -9,8 +9,8 @@ from scipy.optimize import brentq
 
 import kernel_sd as ksd
 from kernel_sd import kernels
+from kernel_sd.spectra._nystrom_factor import _sym_assemble, _sym_gram
 from kernel_sd.spectra.eigvecs import KernelEigvecs
-from kernel_sd.spectra.nystrom import _sym_assemble, _sym_gram
 from tests.conftest import multiplier_bracket
 
 N = 120
@@ -417,7 +417,7 @@ def test_many_landmarks_match_dense_reference(accumulate):
 def test_auto_accumulation_follows_the_condition_of_K_mm(monkeypatch):
     """'auto' runs 'gram' when cond(K_mm)·K·eps <= 1e-4 (cond from numpy here) and
     keeps it unless its raised floor drops an eigenvalue; otherwise 'factor'."""
-    from kernel_sd.spectra import nystrom
+    from kernel_sd.spectra import _nystrom_factor as nystrom
 
     routes = []
     original = nystrom._accumulate

@@ -112,7 +112,7 @@ def test_no_kernel_evaluation_in_any_product_program(rng, product_programs):
     # On one CPU device the Nyström sums run on the host BLAS (kernel tiles from
     # their own program, _products._kernel_tile); the row-block engine, used
     # with several devices, is checked here by taking that route on one.
-    from kernel_sd.spectra import nystrom
+    from kernel_sd.spectra import _nystrom_factor as nystrom
 
     for host in (True, False):
         for accumulate, term in (("factor", "_factor_term"), ("gram", "_gram_term")):
