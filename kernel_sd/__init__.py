@@ -39,6 +39,7 @@ from kernel_sd.spectra import Spectrum as Spectrum
 from kernel_sd.spectra import features as features
 from kernel_sd.spectra import lanczos_spectrum as lanczos_spectrum
 from kernel_sd.spectra import nystrom_spectrum as nystrom_spectrum
+from kernel_sd.spectra import select_landmarks as select_landmarks
 from kernel_sd.spectra import spectrum as spectrum
 from kernel_sd.spectra import spectrum_from_eigen as spectrum_from_eigen
 from kernel_sd.spectra import spectrum_from_gram as spectrum_from_gram
@@ -82,6 +83,7 @@ __all__ = [
     "nets",
     "nystrom_spectrum",
     "plotting",
+    "select_landmarks",
     "selection",
     "self_distill",
     "self_distill_sweep",

@@ -182,10 +182,16 @@ def test_bench_gpu_quick_runs_on_the_default_backend(tmp_path, capsys):
 
     dev = jax.devices()[0]
     assert doc["device"] == f"{dev.platform}:{dev.device_kind}"
-    kinds = {(p["path"], p["dtype"]) for p in doc["points"]}
+    check, *points = doc["points"]
+    assert check["path"] == "check" and check["ok"]  # CPU against CPU here
+    kinds = {(p["path"], p["dtype"]) for p in points}
     assert kinds == {("exact", "float64"), ("exact", "float32"), ("nystrom", "float64")}
+    # both uniform-landmark routes ran, and their multipliers agree
+    gram, factor = (p for p in points if p["path"] == "nystrom")
+    assert (gram["accumulate"], factor["accumulate"]) == ("gram", "factor")
+    assert factor["max_rel_dc_vs_other_route"] < 1e-8
     # float32 multipliers track float64 on this well-conditioned problem.
-    for p in doc["points"]:
+    for p in points:
         if p["dtype"] == "float32":
             assert p["max_rel_dc_vs_float64"] < 1e-3
 
@@ -202,3 +208,18 @@ def test_bench_point_runs_every_path(tmp_path):
         res = json.loads(out.read_text())
         assert res["n"] == 300 and res["total_s"] > 0 and res["peak_gib"] > 0
         assert len(res["c"]) == 10 and res["collapse_round"] >= 1
+
+
+def test_bench_landmarks_quick_records_every_row(tmp_path, capsys):
+    import json
+
+    argv = ["bench", "landmarks", "--quick", "--n", "600", "--dims", "3", "--ms", "40",
+            "--methods", "rpcholesky", "uniform", "--krr-sizes", "200", "400",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "equal time" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "bench_landmarks.json").read_text())["numbers"]["rows"]
+    assert [(r["method"], r.get("m", r.get("size"))) for r in rows] == [
+        ("exact KRR", 200), ("exact KRR", 400), ("rpcholesky", 40), ("uniform", 40)]
+    for r in rows[2:]:
+        assert 0 < r["captured"] < 1 and r["test_mse"] > 0 and r["m_used"] == 40

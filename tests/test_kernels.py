@@ -166,3 +166,36 @@ def test_from_name_builds_every_named_kernel():
     )
     with pytest.raises(ValueError, match="kernel"):
         kernels.from_name("gaussian")
+
+
+@pytest.mark.parametrize("p", [1, 3, 10, 40])
+def test_squared_distances_are_exact_on_dyadic_inputs(p):
+    """Coordinates on a 2⁻⁸ grid in [−1, 1]: every difference, square and sum of
+    up to 40 of them is a float64 number, so the result must equal the integer
+    arithmetic exactly, whichever order the coordinates are added in (p = 40
+    takes the ``lax.scan`` branch, the others the unrolled loop)."""
+    from kernel_sd.kernels.base import _sq_dists
+
+    rng = np.random.default_rng(p)
+    Xi = rng.integers(-256, 257, size=(23, p))
+    Zi = rng.integers(-256, 257, size=(17, p))
+    exact = ((Xi[:, None, :] - Zi[None, :, :]) ** 2).sum(-1)  # int64, exact
+    X, Z = jnp.asarray(Xi / 256.0), jnp.asarray(Zi / 256.0)
+    got = np.asarray(jax.jit(_sq_dists)(X, Z))
+    np.testing.assert_array_equal(got * 256.0**2, exact.astype(float))
+    assert np.all(np.asarray(_sq_dists(X, X)).diagonal() == 0.0)
+
+
+def test_squared_distances_match_the_direct_formula(rng):
+    """Generic float64 inputs: the coordinate loop equals the direct
+    Σ_k (x_ik − z_jk)² (math.fsum, correctly rounded) to a few ulps."""
+    from kernel_sd.kernels.base import _sq_dists
+
+    X, Z = rng.standard_normal((9, 10)), rng.standard_normal((7, 10))
+    ref = np.array([[math.fsum((a - b) ** 2 for a, b in zip(x, z, strict=True))
+                     for z in Z] for x in X])  # fmt: skip
+    got = np.asarray(jax.jit(_sq_dists)(jnp.asarray(X), jnp.asarray(Z)))
+    # each of the 10 squares and additions rounds once: |error| <= 11 eps · value
+    np.testing.assert_allclose(got, ref, rtol=11 * np.finfo(float).eps, atol=0)
+    # negative control: a 1e-13 relative error (the expansion's size) is caught
+    assert np.max(np.abs(got * (1 + 1e-13) - ref) / ref) > 11 * np.finfo(float).eps

@@ -9,8 +9,8 @@ from scipy.optimize import brentq
 
 import kernel_sd as ksd
 from kernel_sd import kernels
+from kernel_sd.spectra._nystrom_factor import _sym_assemble, _sym_gram
 from kernel_sd.spectra.eigvecs import KernelEigvecs
-from kernel_sd.spectra.nystrom import _sym_assemble, _sym_gram
 from tests.conftest import multiplier_bracket
 
 N = 120
@@ -50,7 +50,7 @@ def numpy_pivots(kernel, X, m):
     return np.array(piv)
 
 
-@pytest.mark.parametrize("landmarks", ["pivoted", "uniform"])
+@pytest.mark.parametrize("landmarks", ["rpcholesky", "pivoted", "uniform"])
 def test_all_points_as_landmarks_is_the_exact_spectrum(problem, landmarks):
     X, _, _ = problem
     exact = ksd.spectrum(KERNEL, X)
@@ -63,7 +63,8 @@ def test_all_points_as_landmarks_is_the_exact_spectrum(problem, landmarks):
 
 
 @pytest.mark.parametrize(
-    ("landmarks", "m"), [("uniform", 30), ("pivoted", 30), ("pivoted", 7)]
+    ("landmarks", "m"),
+    [("uniform", 30), ("pivoted", 30), ("pivoted", 7), ("rpcholesky", 30)],
 )
 def test_matches_dense_reference(problem, landmarks, m):
     X, _, _ = problem
@@ -252,8 +253,9 @@ def test_bad_seed_and_block_size_are_errors(problem):
 
 def test_block_size_does_not_change_the_spectrum(problem):
     X, _, _ = problem
-    a = ksd.nystrom_spectrum(KERNEL, X, m=30, block_size=7)
-    b = ksd.nystrom_spectrum(KERNEL, X, m=30)
+    # 'factor' keeps the usual floor: blocks only reorder additions (1e-12).
+    a = ksd.nystrom_spectrum(KERNEL, X, m=30, block_size=7, accumulate="factor")
+    b = ksd.nystrom_spectrum(KERNEL, X, m=30, accumulate="factor")
     np.testing.assert_allclose(a.eigvals, b.eigvals, rtol=1e-12)
     np.testing.assert_allclose(
         np.abs(np.asarray(a.eigvecs).T @ np.asarray(b.eigvecs)).diagonal(),
@@ -369,8 +371,10 @@ def test_truncation_is_the_relative_trace_residual(problem):
     assert ksd.spectrum(KERNEL, X).truncation is None
 
 
-def test_pivoted_factor_past_the_memory_limit_points_to_uniform(problem):
+def test_landmark_factors_past_the_memory_limit_point_to_other_choices(problem):
     X, _, _ = problem
+    with pytest.raises(ValueError, match="landmarks='rpcholesky'"):
+        ksd.nystrom_spectrum(KERNEL, X, m=50, landmarks="pivoted", max_memory_gb=1e-6)
     with pytest.raises(ValueError, match="landmarks='uniform'"):
         ksd.nystrom_spectrum(KERNEL, X, m=50, max_memory_gb=1e-6)
     ksd.nystrom_spectrum(KERNEL, X, m=50, landmarks="uniform", max_memory_gb=1e-6)
@@ -408,3 +412,68 @@ def test_many_landmarks_match_dense_reference(accumulate):
     # 'gram' is accurate to its (raised) noise floor, 'factor' to ~eps·d_max.
     atol = max(1e-12 * ref[0], float(spec.noise_floor) if accumulate == "gram" else 0)
     np.testing.assert_allclose(d, ref[: d.size], rtol=1e-9, atol=atol)
+
+
+def test_auto_accumulation_follows_the_condition_of_K_mm(monkeypatch):
+    """'auto' runs 'gram' when cond(K_mm)·K·eps <= 1e-4 (cond from numpy here) and
+    keeps it unless its raised floor drops an eigenvalue; otherwise 'factor'."""
+    from kernel_sd.spectra import _nystrom_factor as nystrom
+
+    routes = []
+    original = nystrom._accumulate
+
+    def recording(*args):
+        routes.append(args[6])
+        return original(*args)
+
+    monkeypatch.setattr(nystrom, "_accumulate", recording)
+    rng = np.random.default_rng(3)
+    n, m = N, 40  # the module's shapes: programs compiled once
+    X = rng.uniform(size=(n, 2))
+    cases = [(kernels.Laplace(lengthscale=0.5), ["gram"]),
+             (kernels.RBF(lengthscale=0.25), ["gram", "factor"]),
+             (kernels.RBF(lengthscale=1.0), ["factor"])]  # fmt: skip
+    for k, expected in cases:
+        routes.clear()
+        auto = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform")
+        assert routes == expected
+        Z = np.asarray(auto.landmarks)
+        lam = np.linalg.eigvalsh(np.asarray(k(Z, Z)))
+        # a numerically singular K_mm may show a round-off eigenvalue <= 0: cond = inf
+        cond = lam[-1] / lam[0] if lam[0] > 0 else np.inf
+        a_priori_gram = cond * n * np.finfo(float).eps <= 1e-4
+        assert a_priori_gram == (expected[0] == "gram")
+        same = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate=expected[-1])
+        np.testing.assert_array_equal(auto.eigvals, same.eigvals)
+        np.testing.assert_array_equal(auto.noise_floor, same.noise_floor)
+        if expected == ["gram", "factor"]:  # the 'gram' floor would drop eigenvalues
+            gram = ksd.nystrom_spectrum(k, X, m=m, landmarks="uniform", accumulate="gram")
+            assert gram.eigvals.size < same.eigvals.size == m
+
+
+def test_gram_route_whose_floor_covers_everything_points_to_factor():
+    """Smooth kernel, many randomly pivoted landmarks: cond(K_mm) ~ 1/eps."""
+    X = np.random.default_rng(3).uniform(size=(400, 2))
+    k = kernels.RBF(lengthscale=0.5)
+    with pytest.raises(ValueError, match="accumulate='auto' or 'factor'"):
+        ksd.nystrom_spectrum(k, X, m=200, accumulate="gram")
+    spec = ksd.nystrom_spectrum(k, X, m=200)  # 'auto': the 'factor' route
+    assert spec.eigvals.size > 10 and float(spec.truncation) < 1e-10
+
+
+@pytest.mark.parametrize("with_right", [False, True])
+def test_host_sum_of_kernel_tiles_matches_numpy(rng, with_right):
+    """The host route's Σ_b W_bᵀ W_b (37 rows in tiles of 8: the last one padded)
+    against the RBF closed form built densely in NumPy."""
+    from kernel_sd.spectra._products import kernel_gram_host
+
+    A, B = rng.standard_normal((37, 3)), rng.standard_normal((11, 3))
+    R = rng.standard_normal((11, 5)) if with_right else None
+    K = np.exp(-((A[:, None, :] - B[None, :, :]) ** 2).sum(-1) / (2 * 0.7**2))
+    W = K if R is None else K @ R
+    got = kernel_gram_host(kernels.RBF(lengthscale=0.7), A, B, R, block_size=8)
+    np.testing.assert_allclose(got, W.T @ W, rtol=1e-13, atol=1e-13 * np.abs(W.T @ W).max())
+    assert np.array_equal(got, got.T)
+    # negative control: dropping the padded tail (5 rows) is caught
+    tail = W[:32].T @ W[:32]
+    assert np.abs(got - tail).max() > 1e-6 * np.abs(got).max()

@@ -16,8 +16,9 @@ Usage::
     kernel-sd bench scale --redraw --out figures     # redraw the figure, print the table
 
 (``python -m experiments.benchmarks`` is the same program.) ``million`` is the
-10⁶-point trace (p = 10, m = 4000 uniform landmarks, the ``"gram"`` accumulation,
-implicit eigenvectors); ``scale`` runs every point of the n grid in a subprocess,
+10⁶-point trace (p = 10, m = 4000, the default route: randomly pivoted
+landmarks, ``accumulate="auto"``, implicit eigenvectors; ``--m 8000`` writes
+``bench_million_m8000.json``); ``scale`` runs every point of the n grid in a subprocess,
 writes ``bench_scale.json`` and draws ``bench_scale.png`` (with the ``million``
 point when its JSON is in ``--out``).
 
@@ -58,8 +59,8 @@ NYSTROM_N = (1000, 10_000, 100_000, 1_000_000)
 LANCZOS_N = (1000, 4000, 16_000, 32_000)
 CURVE_M, CURVE_K = 1000, 50  # landmarks and Lanczos eigenpairs along the curve
 LANCZOS_EPS_MARGIN = 1.5  # Lanczos points: ε at least 1.5 × the energy outside span V_k
-MILLION = {"path": "nystrom", "n": 1_000_000, "m": 4000, "landmarks": "uniform",
-           "accumulate": "gram"}  # fmt: skip
+MILLION = {"path": "nystrom", "n": 1_000_000, "m": 4000, "landmarks": "rpcholesky",
+           "accumulate": "auto"}  # fmt: skip  # the defaults of nystrom_spectrum
 
 
 def kernel():
@@ -78,6 +79,8 @@ def run_point(path: str, n: int, *, m: int, k: int, landmarks: str, accumulate: 
     """Time one trace in this process; return its numbers (peak memory included)."""
     X, y, eps = problem(n, seed)
     kern = kernel()
+    load = os.getloadavg()[0]
+    c0 = time.process_time()
     t0 = time.perf_counter()
     if path == "exact":
         spec = ksd.spectrum(kern, X, max_memory_gb=64.0)
@@ -99,6 +102,8 @@ def run_point(path: str, n: int, *, m: int, k: int, landmarks: str, accumulate: 
     jax.block_until_ready(tr.train_pred)
     t_rounds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    cpu_s = time.process_time() - c0
+    truncation = None if spec.truncation is None else float(spec.truncation)
     return {
         "path": path, "n": n, "m": min(m, n) if path == "nystrom" else None,
         "k": k if path == "lanczos" else None,
@@ -107,7 +112,9 @@ def run_point(path: str, n: int, *, m: int, k: int, landmarks: str, accumulate: 
         "spectrum_s": t_spec, "rounds_s": t_rounds, "total_s": t_spec + t_rounds,
         "peak_gib": peak, "rank": int(spec.rank),
         "noise_floor_rel": float(spec.noise_floor / spec.eigvals[0]),
-        "truncation": None if spec.truncation is None else float(spec.truncation),
+        "truncation": truncation,
+        "captured": None if truncation is None else 1.0 - truncation,
+        "cpu_s": cpu_s, "load_average": [load, os.getloadavg()[0]],
         "collapse_round": tr.collapse_round, "c": np.asarray(tr.c).tolist(), "eps": eps,
         "implicit_vectors": not isinstance(spec.eigvecs, jax.Array),
     }  # fmt: skip
@@ -170,7 +177,7 @@ def figure(points, million):
         if million is not None:
             ax.plot([million["n"]], [million[key]], marker="*", markersize=11,
                     linestyle="none", color="black",
-                    label=f"Nyström, m = {million['m']} ('gram')")  # fmt: skip
+                    label=f"Nyström, m = {million['m']} (default route)")  # fmt: skip
         goal = GOAL_SECONDS if key == "total_s" else GOAL_GIB
         ax.axhline(goal, color="0.5", linestyle=":", linewidth=1)
         ax.annotate("goal at n = 10⁶", (1.0, goal), xycoords=("axes fraction", "data"),
@@ -206,9 +213,9 @@ _K = Option("--k", CURVE_K, {"type": int, "help": "Lanczos eigenpairs"})
                "help": "spectrum path"}),
         Option("--n", 100_000, {"type": int, "help": "training points"}),
         _M, _K, _SEED,
-        Option("--landmarks", "uniform", {"choices": ("pivoted", "uniform"),
+        Option("--landmarks", "uniform", {"choices": ksd.spectra.LANDMARK_METHODS,
                "help": "landmark choice"}),
-        Option("--accumulate", "factor", {"choices": ("factor", "gram"),
+        Option("--accumulate", "factor", {"choices": ksd.spectra.ACCUMULATE_METHODS,
                "help": "Nyström accumulation"}),
         Option("--json", None, {"help": argparse.SUPPRESS}),
     ],
@@ -227,15 +234,20 @@ def point(args) -> int:
     return 0
 
 
-@benchmark("million", help="the n = 10^6, m = 4000 trace (bench_scale.py)",
-           options=[_SEED])  # fmt: skip
+@benchmark("million", help="the n = 10^6, m = 4000 trace on the default route "
+           "(bench_scale.py)",
+           options=[_SEED, Option("--m", MILLION["m"], {"type": int,
+                    "help": "landmarks (other than 4000: bench_million_m<m>.json)"})])  # fmt: skip
 def million(args) -> int:
-    kw = dict(MILLION, n=20_000, m=500) if args.quick else dict(MILLION)
+    kw = dict(MILLION, n=20_000, m=1000) if args.quick else dict(MILLION, m=args.m)
     m = kw.pop("m")
     res = run_point(m=m, k=CURVE_K, seed=args.seed, **kw)
     print(header())
     print(table([res]))
-    results.write(args.out, "bench_million", params=kw | {"m": m, "k": CURVE_K},
+    print(f"captured share of tr G: {res['captured']:.3f}; CPU {res['cpu_s']:.0f} s; "
+          f"load average {res['load_average'][0]:.1f} -> {res['load_average'][1]:.1f}")
+    name = "bench_million" if m == MILLION["m"] or args.quick else f"bench_million_m{m}"
+    results.write(args.out, name, params=kw | {"m": m, "k": CURVE_K},
                   numbers=res, seed=args.seed)  # fmt: skip
     return 0
 

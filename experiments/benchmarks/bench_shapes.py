@@ -39,13 +39,13 @@ from scipy.spatial.distance import cdist
 import kernel_sd as ksd
 from experiments.benchmarks import Option, benchmark
 from kernel_sd import results
+from kernel_sd.spectra._nystrom_factor import _factor_term, _gram_term, _sym_assemble
 from kernel_sd.spectra._products import (
     DEFAULT_TILE_ROWS,
     kernel_matmul,
     kernel_sum,
     tile_rows,
 )
-from kernel_sd.spectra.nystrom import _factor_term, _gram_term, _sym_assemble
 
 P = 3  # input dimension
 ELL = 1.0

@@ -110,20 +110,33 @@ def _sq_dists(X: Array, Z: Array) -> Array:
     ``(n, m)`` accumulator: vectorised over the output, 1.7–3x faster on XLA-CPU
     than one reduction over the short last axis of an ``(n, m, p)`` difference,
     and never materialising that tensor. The sum runs in the same order for
-    ``(i, j)`` and ``(j, i)``, so ``k(X, X)`` is exactly symmetric.
+    ``(i, j)`` and ``(j, i)``, so ``k(X, X)`` is exactly symmetric. Up to
+    ``_UNROLL_MAX_P`` coordinates the loop is unrolled, so XLA fuses it with the
+    kernel's own operations into one pass over the output (Matérn 3/2 at
+    1024 × 4000, p = 10, one idle 2-core CPU: 9.6 ms per tile against 10.9–15.7
+    ms as a ``lax.scan``); past that, a ``lax.scan`` keeps the program small.
     """
 
     def square(x, z):
         diff = x[:, None] - z[None, :]
         return diff * diff
 
-    def add(acc, columns):
-        return acc + square(*columns), None
-
     # The first column starts the sum (a zero start would not be sharded alike
     # under shard_map).
     first = square(X[:, 0], Z[:, 0])
+    if X.shape[1] <= _UNROLL_MAX_P:
+        for k in range(1, X.shape[1]):
+            first = first + square(X[:, k], Z[:, k])
+        return first
+
+    def add(acc, columns):
+        return acc + square(*columns), None
+
     return jax.lax.scan(add, first, (X.T[1:], Z.T[1:]))[0]
+
+
+_UNROLL_MAX_P = 32
+"""Up to this many coordinates :func:`_sq_dists` unrolls its loop."""
 
 
 def _safe_sqrt(a: Array) -> Array:

@@ -6,6 +6,8 @@ features ``k(X_new, X) V/K`` and ``k(X_new, Z) P`` and the predictions
 ``k(X, Z) M A`` (:func:`kernel_matmul`) and ``k(Z, X) y`` (:func:`kernel_rmatmul`),
 the Nyström accumulations ``Σ_b term(k(X_b, Z))`` (:func:`kernel_sum`) and the
 Lanczos products ``k(X_b, X) Q``.
+On a CPU the Nyström sum ``Σ_b W_bᵀ W_b`` runs on the host BLAS instead
+(:func:`kernel_gram_host`: kernel tiles from their own program, ``syrk`` updates).
 
 The rule, decided here once: a kernel tile is always the output of its own
 compiled program and the product that consumes it is another program
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import scipy.linalg as sla
 from jax import Array
 
 from kernel_sd._blocks import row_map, tile_map, tile_sum
@@ -34,6 +38,7 @@ __all__ = [
     "kernel_trace",
     "kernel_matrix",
     "DEFAULT_TILE_ROWS",
+    "kernel_gram_host",
 ]
 
 DEFAULT_TILE_ROWS = 1024
@@ -53,9 +58,14 @@ def _times(K, w, rows, shared):
     return K @ shared
 
 
-def _transposed_times(Kt, w, rows, shared):
-    """``K_bᵀ y_b`` from the transposed tile: one term of ``k(A, B)ᵀ y``."""
-    return Kt @ (rows[0] * w[:, None])  # padding rows weighted 0
+def _transposed_times(K, w, rows, shared):
+    """``(K_bᵀ Y_b)ᵀ = Y_bᵀ K_b``: one term of ``(k(A, B)ᵀ Y)ᵀ``.
+
+    A plain product ``(q, b) · (b, m)``: no transposed operand and no transposed
+    tile (measured at b = 1024, m = 4000, q = 1 on this 2-core CPU: 2.3 s per
+    2·10⁵ rows against 3.7 s from the transposed tile ``K_bᵀ`` times ``Y_b``).
+    """
+    return (rows[0] * w[:, None]).T @ K  # padding rows weighted 0
 
 
 def kernel_matmul(
@@ -88,16 +98,14 @@ def kernel_rmatmul(
 ) -> Array:
     """``k(A, B)ᵀ @ Y = Σ_b k(A_b, B)ᵀ Y_b``: ``(a, p), (b, p), (a, q) -> (b, q)``."""
     rows = tile_rows(B.shape[0], block_size)
-    return tile_sum(
-        kernel,
-        A,
-        B,
-        _transposed_times,
-        rows=(Y,),
-        block_size=rows,
-        devices=devices,
-        transpose=True,
+    return _transposed_jit(
+        tile_sum(
+            kernel, A, B, _transposed_times, rows=(Y,), block_size=rows, devices=devices
+        )
     )
+
+
+_transposed_jit = jax.jit(jnp.transpose)
 
 
 def kernel_sum(
@@ -175,3 +183,51 @@ def kernel_matrix(
 def _summary(G: Array) -> tuple[Array, Array, Array]:
     """``G`` unchanged, whether every entry is finite, and ``max_i |G_ii|``."""
     return G, jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
+
+
+@jax.jit
+def _kernel_tile(kernel, A: Array, B: Array) -> Array:
+    """One tile ``k(A_b, B)``: a compiled program of its own (no product inside)."""
+    return kernel(A, B)
+
+
+def kernel_gram_host(
+    kernel, A: np.ndarray, B: np.ndarray, R: np.ndarray | None = None, *, block_size: int
+) -> np.ndarray:
+    """``Σ_b W_bᵀ W_b`` over row tiles ``A_b`` of ``A``, ``W_b = k(A_b, B)`` or ``k(A_b, B) R``.
+
+    The symmetric ``(w, w)`` result (``w = |B|``, or ``R``'s columns) as a NumPy
+    array, summed on the host by BLAS ``syrk``. Each kernel tile is one compiled
+    program; the next tile is dispatched before the symmetric rank-``b`` update
+    of the current one, so XLA evaluates kernel entries while the BLAS adds
+    products into the upper triangle, in place: half the flops of a general
+    product, at the BLAS's speed (measured at b = 1024, m = 4000 on one core:
+    81–99 GFLOP/s for ``dsyrk`` against 27–32 for XLA-CPU's float64 dot).
+    ``A`` and ``B`` are host arrays of the rows this process sums.
+    """
+    w = B.shape[0] if R is None else R.shape[1]
+    S = np.zeros((w, w), dtype=A.dtype, order="F")
+    syrk = sla.get_blas_funcs("syrk", (S,))
+    n = A.shape[0]
+    block = min(block_size, n)
+    B_dev = jnp.asarray(B)
+
+    def launch(i):
+        tile = A[i : i + block]
+        if tile.shape[0] < block:  # one compiled shape: pad, drop below
+            tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
+        return _kernel_tile(kernel, tile, B_dev)
+
+    pending = launch(0)
+    for i in range(0, n, block):
+        current = pending
+        if i + block < n:
+            pending = launch(i + block)  # dispatched: runs during the update below
+        K = np.asarray(current)[: min(block, n - i)]
+        W = K if R is None else K @ R
+        # W is C-ordered (b, w): W.T is an F-ordered (w, b) view, and
+        # syrk(trans=0) adds W.T @ W to the upper triangle of S.
+        S = syrk(1.0, W.T, beta=1.0, c=S, trans=0, lower=0, overwrite_c=1)
+    upper = np.triu_indices(w, 1)
+    S[upper[::-1]] = S[upper]
+    return S

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from kernel_sd import _validate
+from kernel_sd._warn import warn
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
 from kernel_sd.spectra._products import kernel_matrix
 from kernel_sd.spectra.base import (
@@ -88,6 +89,20 @@ def _check_memory(n: int, itemsize: int, max_memory_gb: float, m_test: int = 0) 
         )
 
 
+def _warn_if_gathered(X: Array) -> None:
+    """Warn that a global array over several processes gets no split of the work."""
+    if isinstance(X, jax.Array) and not X.is_fully_addressable:
+        n = X.shape[0]
+        gib = n * n * X.dtype.itemsize / 2**30
+        warn(
+            f"X is a global array over {jax.process_count()} processes, but JAX has "
+            f"no distributed eigh: every process builds the {n}x{n} Gram matrix "
+            f"({gib:.2g} GiB each) and computes the same eigendecomposition, with no "
+            "speed-up. For work split over the processes use "
+            "nystrom_spectrum(kernel, X, m=...) or lanczos_spectrum(kernel, X, k=...)."
+        )
+
+
 def exact_spectrum(
     kernel: Kernel,
     X: Array,
@@ -101,6 +116,7 @@ def exact_spectrum(
     The kernel values are checked (finite, not underflowing) before ``eigh``.
     """
     _check_memory(X.shape[0], X.dtype.itemsize, max_memory_gb, m_test)
+    _warn_if_gathered(X)
     G, finite, diag_max = kernel_matrix(kernel, X, block_size=block_size)
     check_kernel_values(
         kernel,

@@ -2,15 +2,18 @@
 
 :func:`nystrom_spectrum` runs in four steps, each a function below:
 
-1. landmarks ``Z ⊂ X`` (:func:`_landmarks`: greedy pivoted Cholesky or uniform);
+1. landmarks ``Z ⊂ X`` (``kernel_sd.spectra.landmarks``: randomly pivoted
+   Cholesky, uniform or greedy pivoted Cholesky);
 2. ``K_mm^+ = L Lᵀ`` and the ``m × m`` matrix ``C = Lᵀ K_mn K_nm L / K``,
-   accumulated over row blocks of ``X`` (:func:`_factorise`);
+   accumulated over row blocks of ``X`` (``_nystrom_factor._factorise``);
 3. the numerical rank of ``C = U S Uᵀ`` under the noise floor (:func:`_rank`);
 4. the eigenvectors ``V = k(X, Z) M``, stored or implicit (:func:`_eigenvectors`),
    and the feature map ``P`` of new points.
 
-No ``n × n`` matrix is formed; every pass over ``X`` runs on the row-block
-engine of ``kernel_sd._blocks`` (sharded over devices).
+No ``n × n`` matrix is formed. The ``m × m`` sum of step 2 runs on the host
+BLAS (symmetric rank-``b`` updates) when each process has one CPU device, else
+on the row-block engine of ``kernel_sd._blocks`` (sharded over devices), like
+every other pass over ``X``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,8 @@ from jax import Array
 from kernel_sd import _validate
 from kernel_sd._blocks import as_devices
 from kernel_sd.kernels import DEFAULT_BLOCK_SIZE, Kernel
-from kernel_sd.spectra._products import (
-    kernel_diagonal,
-    kernel_sum,
-    kernel_trace,
-)
+from kernel_sd.spectra._nystrom_factor import _factorise
+from kernel_sd.spectra._products import kernel_trace
 from kernel_sd.spectra.base import (
     Spectrum,
     check_kernel_values,
@@ -40,6 +40,12 @@ from kernel_sd.spectra.base import (
 )
 from kernel_sd.spectra.eigvecs import KernelEigvecs
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
+from kernel_sd.spectra.landmarks import (
+    LANDMARK_METHODS,
+    _landmark_count,
+    _pool_size,
+    _select,
+)
 
 __all__ = [
     "nystrom_spectrum",
@@ -48,10 +54,7 @@ __all__ = [
     "VECTOR_METHODS",
 ]
 
-LANDMARK_METHODS = ("pivoted", "uniform")
-"""Landmark choices of :func:`nystrom_spectrum`."""
-
-ACCUMULATE_METHODS = ("factor", "gram")
+ACCUMULATE_METHODS = ("auto", "factor", "gram")
 """How :func:`nystrom_spectrum` accumulates its ``m × m`` matrix over the ``n`` rows."""
 
 VECTOR_METHODS = ("auto", "explicit", "implicit")
@@ -65,10 +68,12 @@ def nystrom_spectrum(
     kernel: Kernel,
     X: Array,
     *,
-    m: int,
-    landmarks: str = "pivoted",
+    m: int | str,
+    landmarks: str = "rpcholesky",
     seed: int = 0,
-    accumulate: str = "factor",
+    pool: int | None = None,
+    truncation: float | None = None,
+    accumulate: str = "auto",
     vectors: str = "auto",
     block_size: int = DEFAULT_BLOCK_SIZE,
     devices=None,
@@ -82,13 +87,14 @@ def nystrom_spectrum(
 
     computed without any ``n × n`` matrix:
 
-    1. ``K_mm = Q Λ Qᵀ``; eigenvalues under ``m · eps · λ_max`` are dropped and
-       ``L = Q Λ^{-1/2}`` on the rest, so ``K_mm^+ = L Lᵀ`` and ``G̃ = B Bᵀ / K``
-       with ``B = K_nm L``;
+    1. ``K_mm^+ = L Lᵀ``: with the Cholesky factor ``K_mm = R Rᵀ`` of randomly
+       pivoted landmarks, ``L = R^{-T}``; otherwise ``K_mm = Q Λ Qᵀ``,
+       eigenvalues under ``m · eps · λ_max`` are dropped and ``L = Q Λ^{-1/2}``
+       on the rest. Then ``G̃ = B Bᵀ / K`` with ``B = K_nm L``;
     2. ``C = BᵀB / K``, accumulated over row blocks (memory
        ``O(block_size · m + m²)``), in one of two ways (``accumulate``):
 
-       - ``"factor"`` (default): ``C = (1/K) Σ_blocks (K_bm L)ᵀ (K_bm L)``,
+       - ``"factor"``: ``C = (1/K) Σ_blocks (K_bm L)ᵀ (K_bm L)``,
          ``2·n·m²`` flops; round-off stays at the usual noise floor;
        - ``"gram"``: ``A = (1/K) Σ_blocks K_bmᵀ K_bm``, then ``C = Lᵀ A L``:
          half the flops (``n·m²``), but the round-off of ``A`` reaches ``C``
@@ -97,6 +103,13 @@ def nystrom_spectrum(
          ``noise_floor``), so use it when ``K_mm`` is well conditioned
          (smooth kernels with short lengthscales, rough kernels such as
          Matérn) and the multipliers ``c_t`` stay far above the floor;
+       - ``"auto"`` (default): ``"gram"`` when ``cond(K_mm) · K · eps <= 1e-4``
+         (so its floor stays under ``1e-4 · d_max``; known from ``K_mm``
+         before the pass), else ``"factor"``; and if the raised floor then
+         drops an eigenvalue that the usual floor keeps, the pass is redone
+         as ``"factor"``. Measured at n = 10⁶, m = 4000 (Matérn 3/2, p = 10):
+         ``ρ = 5.9e3``, floor ``1.3e-6 · d_max``, the ten ``c_t`` equal to the
+         ``"factor"`` route's to 8e-15;
     3. ``C = U S Uᵀ``: the nonzero eigenvalues of ``G̃`` are ``d = S`` and its
        eigenvectors ``V = B U S^{-1/2} / √K = k(X, Z) M`` with
        ``M = L U S^{-1/2} / √K``.
@@ -118,56 +131,88 @@ def nystrom_spectrum(
     ``g̃_xᵀ V = k(x, Z) P`` with ``P = L U S^{1/2} / √K`` (stored as
     ``landmark_map``, with ``Z`` as ``landmarks``).
 
-    Landmarks:
+    Landmarks (:func:`kernel_sd.select_landmarks`):
 
+    - ``"rpcholesky"`` (default): randomly pivoted Cholesky on a uniform pool of
+      ``min(n, max(20 000, 10 m))`` rows (each pivot drawn with probability
+      proportional to its residual variance ``k(x, x) − k̃(x, x)``). It gives
+      the Cholesky factor ``K_mm = R Rᵀ``, so ``L = R^{-T}`` needs no
+      eigendecomposition of ``K_mm``, and it estimates ``δ(m)`` on the pool
+      before the pass over ``X``: ``m="auto"`` (or ``truncation=``) stops at a
+      target ``δ``;
+    - ``"uniform"``: ``m`` distinct points drawn uniformly with ``seed``;
     - ``"pivoted"``: greedy diagonal-pivoted partial Cholesky of ``k(X, X)``
-      (pick the point of largest residual variance ``k(x, x) − k̃(x, x)``, one
-      kernel row ``k(x_i, X)`` per step; ``O(n·m)`` memory, ``O(n·m²)`` work).
-      Its residual ``tr(G − G̃)`` is the nuclear-norm error ``‖G − G̃‖_*``;
-    - ``"uniform"``: ``m`` distinct points drawn uniformly with ``seed``.
+      (the point of largest residual variance, one kernel row ``k(x_i, X)`` per
+      step; ``O(n·m)`` memory, ``O(n·m²)`` sequential work).
+
+    Which to use: in 10 dimensions (n = 50 000, RBF and Matérn 3/2) all three
+    capture about the same share of ``tr G`` at equal m except greedy pivoting,
+    which captured the least and cost 4–6x more; in 3 dimensions greedy
+    pivoting captures the most per landmark, randomly pivoted Cholesky the
+    most per second (``kernel-sd bench landmarks``).
 
     Memory: ``O(block_size · m + m²)`` working space, plus the ``(n, r)``
-    eigenvectors when they are explicit and the ``(m, n)`` Cholesky factor with
-    ``"pivoted"`` (refused past ``max_memory_gb``; use ``"uniform"`` then).
+    eigenvectors when they are explicit, and the Cholesky factor of the
+    landmark choice: ``(pool, m)`` for ``"rpcholesky"``, ``(m, n)`` for
+    ``"pivoted"`` (each refused past ``max_memory_gb``).
 
     Devices: the row blocks are split over ``devices`` (default: all of
     ``jax.devices()``) with ``shard_map``, and each device's ``m × m`` sum is
-    added with a ``psum``; one device runs the same blocks in a ``lax.scan``.
-    The results agree with the single-device path to round-off.
+    added with a ``psum``. With one CPU device per process (one process, or
+    a global ``X`` split by rows over processes with ``jax.distributed``) the
+    ``m × m`` sum runs on the host instead: each kernel tile is one compiled
+    program and BLAS ``syrk`` adds its products (2–3x XLA-CPU's float64 rate),
+    each process over its own rows, then one all-reduce. The results agree
+    with the single-device path to round-off.
 
     Error estimate: ``spec.truncation = δ(m) = tr(G − G̃)/tr G`` (``tr G`` is
     ``kernel_trace``). With pivoted landmarks the trace errors (``c_t``,
     predictions) measured up to ``n = 2000`` stayed below ``δ(m)``
     (``kernel-sd reproduce nystrom``): grow ``m`` until ``δ(m)`` is under the
-    accuracy wanted.
+    accuracy wanted, or let ``m="auto"`` do it.
 
     Args:
         kernel: a kernel from ``kernel_sd.kernels``.
         X: ``(n, p)`` training inputs (``K = n``).
-        m: number of landmarks, ``1 <= m <= n``; ``m = n`` gives the exact
-            spectrum on its numerical range.
-        landmarks: ``"pivoted"`` or ``"uniform"``.
-        seed: seed of the ``"uniform"`` draw (ignored by ``"pivoted"``).
-        accumulate: ``"factor"`` or ``"gram"`` (see above).
+        m: number of landmarks, ``1 <= m <= n`` (``m = n`` gives the exact
+            spectrum on its numerical range), or ``"auto"``: randomly pivoted
+            landmarks until the estimated ``δ`` is at most ``truncation``
+            (default 0.01), at most ``min(n, 4000)``.
+        landmarks: ``"rpcholesky"``, ``"uniform"`` or ``"pivoted"``.
+        seed: seed of the random landmark draws (ignored by ``"pivoted"``).
+        pool: rows of the ``"rpcholesky"`` pool (default
+            ``min(n, max(20 000, 10 m))``).
+        truncation: ``"rpcholesky"``: stop adding landmarks once the estimated
+            ``δ`` is at most this (``m`` is then an upper bound).
+        accumulate: ``"auto"``, ``"factor"`` or ``"gram"`` (see above).
         vectors: ``"auto"``, ``"explicit"`` or ``"implicit"`` (see above).
         block_size: rows of ``X`` per block.
         devices: devices to split the row blocks over; None: ``jax.devices()``.
-        max_memory_gb: limit for the pivoted landmarks' ``(m, n)`` factor.
+        max_memory_gb: limit for the landmark choice's Cholesky factor.
 
     Returns:
         A :class:`Spectrum` with ``complete=False``, ``r <= m`` eigenpairs,
-        ``landmarks`` ``(m, p)`` and ``landmark_map`` ``(m, r)``.
+        ``landmarks`` ``(m', p)`` (``m' = m`` unless ``truncation``, ``m="auto"``
+        or a kernel matrix of numerical rank below ``m`` stopped the randomly
+        pivoted choice earlier) and ``landmark_map`` ``(m', r)``.
 
     Raises:
-        ValueError: bad ``X``, ``m``, ``landmarks``, ``seed``, ``accumulate``,
-            ``vectors`` or ``block_size``; a pivoted factor over
-            ``max_memory_gb``; a numerically zero approximation.
+        ValueError: bad ``X``, ``m``, ``landmarks``, ``seed``, ``pool``,
+            ``truncation``, ``accumulate``, ``vectors`` or ``block_size``; a
+            landmark factor over ``max_memory_gb``; a numerically zero
+            approximation.
+
+    Warns:
+        UserWarning: ``truncation`` (or ``m="auto"``) not reached with ``m``
+            landmarks.
 
     References:
         Williams & Seeger, "Using the Nyström method to speed up kernel
         machines", NeurIPS 2001. Harbrecht, Peters & Schneider, "On the low-rank
         approximation by the pivoted Cholesky decomposition", Appl. Numer. Math.
-        2012.
+        2012. Chen, Epperly, Tropp & Webber, "Randomly pivoted Cholesky:
+        practical approximation of a kernel matrix with few entry evaluations",
+        Comm. Pure Appl. Math. 2024.
 
     Examples:
         >>> import jax.numpy as jnp, kernel_sd as ksd
@@ -178,38 +223,24 @@ def nystrom_spectrum(
     """
     X = _validate.kernel_inputs(kernel, X)
     n = X.shape[0]
-    m = _validate.integer(
-        "m",
-        m,
-        minimum=1,
-        maximum=n,
-        what="number of landmarks",
-        hint="m = n reproduces the exact spectrum, use spectrum() for that.",
-    )
     landmarks = _validate.choice("landmarks", landmarks, LANDMARK_METHODS)
-    seed = _validate.integer("seed", seed, minimum=0, what="of the uniform draw")
+    m, truncation = _landmark_count(n, m, truncation, landmarks, "landmarks")
+    seed = _validate.integer("seed", seed, minimum=0, what="of the random draws")
     block_size = _validate.integer("block_size", block_size, minimum=1)
     accumulate = _validate.choice("accumulate", accumulate, ACCUMULATE_METHODS)
     vectors = _validate.choice("vectors", vectors, VECTOR_METHODS)
     max_memory_gb = _validate.positive_scalar("max_memory_gb", max_memory_gb)
     devices = as_devices(devices)
-    if landmarks == "pivoted":
-        factor_gb = m * n * X.dtype.itemsize / 2**30
-        if factor_gb > max_memory_gb:
-            raise ValueError(
-                f"Pivoted landmarks keep an ({m}, {n}) Cholesky factor, about "
-                f"{factor_gb:.1f} GiB, over `max_memory_gb`={max_memory_gb:g}. Use "
-                "landmarks='uniform' (no factor), fewer landmarks `m`, or raise "
-                "`max_memory_gb` if the memory is there."
-            )
+    pool = _pool_size(X, m, pool, landmarks, max_memory_gb)
     block = min(block_size, n)
     # O(n) before any pass over the kernel matrix: Σ k(x_i, x_i) is finite and significant.
     trace = kernel_trace(kernel, X)
     check_kernel_values(
         kernel, jnp.isfinite(trace), n * trace, "The kernel values k(x_i, x_i)", X.dtype
     )
-    Z = _landmarks(kernel, X, m, landmarks, seed)
-    L, S, U, rho = _factorise(kernel, X, Z, block, accumulate, devices)
+    chosen = _select(kernel, X, m, landmarks, seed, pool, truncation)
+    Z, m = chosen.points, chosen.points.shape[0]
+    L, S, U, rho = _factorise(kernel, X, Z, block, accumulate, devices, chosen.chol)
     r, floor = _rank(S, rho, n)
     coef, P = _nystrom_maps(L, S, U, r, n)
     return checked(
@@ -230,193 +261,6 @@ def nystrom_spectrum(
 
 
 # ----------------------------------------------------------------------------
-# step 1: landmarks
-
-
-def _landmarks(kernel: Kernel, X: Array, m: int, method: str, seed: int) -> Array:
-    """``(m, p)`` landmarks ``Z``: greedy pivoted-Cholesky pivots or a uniform draw."""
-    if method == "pivoted":
-        idx = _pivoted_cholesky_pivots(kernel, X, m)
-    else:
-        n = X.shape[0]
-        idx = np.sort(np.random.default_rng(seed).choice(n, m, replace=False))
-    return jnp.take(X, jnp.asarray(idx), axis=0)
-
-
-@partial(jax.jit, static_argnames=("m",))
-def _pivoted_cholesky_pivots(kernel: Kernel, X: Array, m: int) -> Array:
-    """Pivots of the greedy diagonal-pivoted partial Cholesky of ``k(X, X)``.
-
-    Step ``j`` picks ``i = argmax diag(R_j)`` of the residual ``R_j = k(X, X) − Fᵀ F``
-    and appends the row ``f = (k(x_i, X) − F[:, i]ᵀ F) / sqrt(R_j[i, i])``. Only the
-    ``(m, n)`` factor ``F`` and the residual diagonal are stored: ``O(n·m)`` memory,
-    ``O(n·m²)`` work, one kernel row ``k(x_i, X)`` per step.
-    """
-    n = X.shape[0]
-    dtype = X.dtype
-    diag = kernel_diagonal(kernel, X)
-    # A residual pivot under the noise floor carries no information, only round-off:
-    # it is still taken as a landmark (K_mm's clamp handles it) but adds no row.
-    tiny = n * jnp.finfo(dtype).eps * jnp.max(diag)
-
-    def step(j, state):
-        F, d, piv = state
-        i = jnp.argmax(d)
-        x_i = jax.lax.dynamic_slice_in_dim(X, i, 1, axis=0)
-        row = kernel(x_i, X)[0] - F[:, i] @ F  # rows >= j of F are still zero
-        d_i = d[i]
-        ok = d_i > tiny
-        f = jnp.where(ok, row / jnp.sqrt(jnp.where(ok, d_i, 1.0)), 0.0)
-        F = F.at[j].set(f)
-        d = (d - f * f).at[i].set(-jnp.inf)  # never pick a pivot twice
-        return F, d, piv.at[j].set(i.astype(jnp.int32))
-
-    F0 = jnp.zeros((m, n), dtype)
-    piv0 = jnp.zeros((m,), jnp.int32)
-    _, _, piv = jax.lax.fori_loop(0, m, step, (F0, diag, piv0))
-    return piv
-
-
-# ----------------------------------------------------------------------------
-# step 2: K_mm^+ = L Lᵀ and C = Lᵀ K_mn K_nm L / K over row blocks
-
-
-def _factorise(kernel, X, Z, block, accumulate, devices):
-    """``L`` (``K_mm^+ = L Lᵀ``), the eigenpairs ``(S, U)`` of ``C = Lᵀ K_mn K_nm L / K``
-    and the relative round-off level ``ρ`` of ``C`` (1 for ``"factor"``)."""
-    n = X.shape[0]
-    L, inv_min, finite = _landmark_factor(kernel, Z)
-    check_kernel_values(kernel, finite, 1.0, "The landmark matrix k(Z, Z)", X.dtype)
-    if accumulate == "factor":
-        parts = kernel_sum(
-            kernel, X, Z, _factor_term, _transposed(L), block_size=block,
-            devices=devices, transpose=True,
-        )  # fmt: skip
-        C = _sym_assemble(parts, L.shape[1]) / n
-        rho = jnp.ones((), X.dtype)
-    else:
-        parts = kernel_sum(
-            kernel, X, Z, _gram_term, block_size=block, devices=devices, transpose=True
-        )
-        A = _sym_assemble(parts, Z.shape[0]) / n
-        C = L.T @ A @ L
-        # Round-off in A (relative ~eps) reaches C through ‖L‖² = 1/λ_min(K_mm):
-        # relative to ‖C‖ it is amplified by ρ = ‖A‖‖L‖²/‖C‖ (<= cond(K_mm)).
-        rho = _top_eigval(A) * inv_min
-    S, U = _small_eigh(C)
-    if not np.isfinite(np.asarray(S)).all():
-        raise ValueError(
-            "The Nyström factorisation produced NaN/inf: the kernel values k(X, Z) "
-            "have NaN/inf entries, or their products overflow. Rescale `X` (e.g. "
-            "standardise its columns) or choose hyper-parameters of the data's "
-            "scale; accumulate='factor' avoids squaring the kernel values."
-        )
-    if accumulate == "gram":
-        rho = jnp.maximum(rho / jnp.maximum(S[0], jnp.finfo(S.dtype).tiny), 1.0)
-    return L, S, U, rho
-
-
-@jax.jit
-def _landmark_factor(kernel: Kernel, Z: Array) -> tuple[Array, Array, Array]:
-    """``L = Q Λ^{-1/2}`` on the numerical range of ``K_mm = k(Z, Z)`` (``K_mm^+ = L Lᵀ``),
-    ``‖L‖² = 1/λ_min`` over that range, and whether ``K_mm`` is finite."""
-    Kmm = kernel(Z, Z)
-    finite = jnp.all(jnp.isfinite(Kmm))
-    Kmm = jnp.where(finite, Kmm, 0.0)  # keep eigh away from NaN; the caller raises
-    m = Kmm.shape[0]
-    lam, Q = jnp.linalg.eigh(0.5 * (Kmm + Kmm.T))
-    # Same noise-floor rule as the exact path, on K_mm: eigenvalues below
-    # m · eps · λ_max are numerically zero and left out of the pseudo-inverse.
-    keep = lam > noise_floor(m, lam[-1])
-    inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, lam, 1.0)), 0.0)
-    return Q * inv_sqrt[None, :], jnp.max(inv_sqrt) ** 2, finite
-
-
-_transposed = jax.jit(jnp.transpose)
-
-
-def _factor_term(Kt, w, rows, Lt):
-    """Upper block triangle of ``(K_bm L)ᵀ (K_bm L)`` from ``Kt = K_bmᵀ``, ``Lt = Lᵀ``.
-
-    ``(K_bm L)ᵀ = Lᵀ K_bmᵀ`` and the products below are all plain or ``A Bᵀ``
-    GEMMs (padding rows weighted 0).
-    """
-    return _sym_gram_rows((Lt @ Kt) * w[None, :])
-
-
-def _gram_term(Kt, w, rows, shared):
-    """Upper block triangle of ``K_bmᵀ K_bm`` from ``Kt = K_bmᵀ`` (padding weighted 0)."""
-    return _sym_gram_rows(Kt * w[None, :])
-
-
-_SYM_CHUNK = 512
-"""Columns per chunk of the symmetric block products in :func:`_sym_gram`."""
-
-
-def _chunk_edges(m: int) -> list[int]:
-    q = -(-m // _SYM_CHUNK)
-    return [round(i * m / q) for i in range(q + 1)]
-
-
-def _sym_gram(B: Array) -> tuple[Array, ...]:
-    """The upper block triangle of ``BᵀB`` in column chunks (about half the flops)."""
-    return _sym_gram_rows(B.T)
-
-
-def _sym_gram_rows(Bt: Array) -> tuple[Array, ...]:
-    """The upper block triangle of ``Bt Btᵀ`` (``= BᵀB``) in row chunks of ``Bt``.
-
-    XLA has no symmetric rank-k update; chunking and multiplying only chunk
-    pairs ``i <= j`` does ``(q + 1)/(2q)`` of the work of ``Bt @ Bt.T``. Each
-    chunk product ``Bt_i Bt_jᵀ`` contracts the minor axis of both operands,
-    which XLA-CPU runs 2–3x faster than ``B_iᵀ B_j`` (contracting the major axis).
-    """
-    e = _chunk_edges(Bt.shape[0])
-    parts = [Bt[e[i] : e[i + 1]] for i in range(len(e) - 1)]
-    return tuple(
-        parts[i] @ parts[j].T for i in range(len(parts)) for j in range(i, len(parts))
-    )
-
-
-def _sym_assemble(blocks: tuple[Array, ...], m: int) -> Array:
-    """The symmetric ``m × m`` matrix from the upper block triangle of :func:`_sym_gram`."""
-    e = _chunk_edges(m)
-    q = len(e) - 1
-    it = iter(blocks)
-    upper = {(i, j): next(it) for i in range(q) for j in range(i, q)}
-    rows = [
-        jnp.concatenate(
-            [upper[(i, j)] if i <= j else upper[(j, i)].T for j in range(q)], axis=1
-        )
-        for i in range(q)
-    ]
-    return jnp.concatenate(rows, axis=0)
-
-
-@jax.jit
-def _top_eigval(A: Array, iterations: int = 50) -> Array:
-    """``λ_max`` of a PSD matrix by power iteration (a lower bound, ~1e-3 accurate).
-
-    Enough for a round-off estimate, and ``O(m²)`` per step instead of an SVD.
-    """
-    v = jnp.ones(A.shape[0], A.dtype) / jnp.sqrt(A.shape[0])
-
-    def step(_, v):
-        w = A @ v
-        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(A.dtype).tiny)
-
-    v = jax.lax.fori_loop(0, iterations, step, v)
-    return v @ (A @ v)
-
-
-@jax.jit
-def _small_eigh(C: Array) -> tuple[Array, Array]:
-    """Eigenpairs of the symmetrised ``m × m`` matrix ``C``, descending."""
-    S, U = jnp.linalg.eigh(0.5 * (C + C.T))
-    return S[::-1], U[:, ::-1]
-
-
-# ----------------------------------------------------------------------------
 # steps 3 and 4: numerical rank, eigenvectors and the feature map
 
 
@@ -424,6 +268,12 @@ def _rank(S: Array, rho: Array, n: int) -> tuple[int, Array]:
     """Eigenvalues of ``G̃`` above ``ρ ·`` the noise floor: their count and the floor."""
     floor = rho * noise_floor(n, S[0])
     r = int(np.sum(np.asarray(S) > float(floor)))
+    if r == 0 and float(rho) > 1.0:
+        raise ValueError(
+            f"accumulate='gram': the round-off of K_mn K_nm, amplified by "
+            f"ρ = {float(rho):.2g} (up to cond(K_mm)), covers every eigenvalue of "
+            "the Nyström approximation. Use accumulate='auto' or 'factor'."
+        )
     if r == 0:
         raise ValueError(
             "The Nyström approximation of k(X, X) is numerically zero (no "
