@@ -10,7 +10,8 @@ diabetes, Friedman #1), per data set and seed:
   ``rounds_ls_factors`` × the median pairwise distance of the training inputs;
 - constrained rounds for ``ε = frac · (1/K)‖y‖²`` over a log grid of ``frac``,
   rounds ``t = 0 .. rounds_T − 1``, all from one spectrum per ``ℓ``
-  (``ksd.self_distill_sweep`` with ``spectrum=``);
+  (``ksd.selection.validation_errors`` with ``spectrum=``: the held-out
+  predictions of the whole ``(ε, t)`` grid from one factorisation);
 - the baseline is the best ``(ℓ, ε)`` at round 0, the method the best
   ``(ℓ, ε, t)``, both selected on the validation error (ties go to the earlier
   round) and reported on the test set; the test-selected (oracle) values beside;
@@ -89,13 +90,17 @@ def _dataset_seed(cfg: Config, name: str, seed: int) -> dict:
     fracs = np.geomspace(*cfg.rounds_eps_fractions, cfg.rounds_eps_grid)
     eps = fracs * float(np.sum(y * y)) / X.shape[0]
     Xall = np.concatenate([Xv, Xt])
+    targets = np.concatenate([tv, tt])
+    y_all = ksd.data.one_hot(targets, y.shape[1]) if kind == "class" else targets
     ev, et = [], []
     for f in cfg.rounds_ls_factors:
         kernel = ksd.kernels.RBF(lengthscale=f * med)
         spec = ksd.spectrum(kernel, X)
-        sw = ksd.self_distill_sweep(kernel, X, y, eps=eps, rounds=cfg.rounds_T,
-                                    X_test=Xall, spectrum=spec)  # fmt: skip
-        P = np.asarray(sw.test_pred)  # (E, T, m[, q])
+        held = ksd.selection.validation_errors(
+            kernel, X, y, Xall, y_all, eps=eps, rounds=cfg.rounds_T, spectrum=spec,
+            predictions=True,
+        )
+        P = np.asarray(held.pred)  # (E, T, m[, q])
         ev.append(_errors(P[:, :, : len(Xv)], tv, kind))
         et.append(_errors(P[:, :, len(Xv) :], tt, kind))
     ev, et = np.array(ev), np.array(et)  # (L, E, T)
