@@ -12,8 +12,31 @@ single-process one, operation for operation.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import Array
+
+
+def host_rows(X: Array, idx: np.ndarray) -> np.ndarray:
+    """``X[idx]`` as a NumPy array in every process (gathered from a global array)."""
+    if isinstance(X, jax.Array) and not X.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        sharding = X.sharding
+        if isinstance(sharding, jax.sharding.NamedSharding):
+            return np.asarray(_replicated_take(sharding.mesh)(X, jnp.asarray(idx)))
+        return np.asarray(multihost_utils.process_allgather(X, tiled=True))[idx]
+    return np.asarray(X)[idx]
+
+
+@lru_cache(maxsize=8)
+def _replicated_take(mesh):
+    """``(A, i) ↦ A[i]`` replicated over ``mesh``: compiled once per mesh and shapes."""
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.jit(lambda a, i: a[i], out_shardings=replicated)
 
 
 class PoolRows:

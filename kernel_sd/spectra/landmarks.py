@@ -38,7 +38,7 @@ from jax import Array
 from kernel_sd import _validate
 from kernel_sd._warn import warn
 from kernel_sd.kernels import Kernel
-from kernel_sd.spectra._landmarks_split import PoolRows
+from kernel_sd.spectra._landmarks_split import PoolRows, host_rows
 from kernel_sd.spectra._products import kernel_diagonal
 from kernel_sd.spectra.base import check_kernel_values
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
@@ -243,7 +243,7 @@ def _select(kernel, X, m, method, seed, pool, truncation) -> Landmarks:
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     pool_idx = np.arange(n) if pool >= n else np.sort(rng.choice(n, pool, replace=False))
-    Xp = _host_rows(X, pool_idx)
+    Xp = host_rows(X, pool_idx)
     piv, R, counts, residual = _agreed(
         _rpcholesky(kernel, Xp, m, rng, truncation), m, len(pool_idx)
     )
@@ -260,22 +260,6 @@ def _select(kernel, X, m, method, seed, pool, truncation) -> Landmarks:
 def _take_rows(X: Array, idx: np.ndarray) -> Array:
     """``X[idx]`` as an array of the same kind as ``X`` (global arrays stay global)."""
     return jnp.take(X, jnp.asarray(idx), axis=0)
-
-
-def _host_rows(X: Array, idx: np.ndarray) -> np.ndarray:
-    """``X[idx]`` as a NumPy array in every process (gathered from a global array)."""
-    if isinstance(X, jax.Array) and not X.is_fully_addressable:
-        from jax.experimental import multihost_utils
-
-        sharding = X.sharding
-        if isinstance(sharding, jax.sharding.NamedSharding):
-            replicated = jax.sharding.NamedSharding(
-                sharding.mesh, jax.sharding.PartitionSpec()
-            )
-            take = jax.jit(lambda a, i: a[i], out_shardings=replicated)
-            return np.asarray(take(X, jnp.asarray(idx)))
-        return np.asarray(multihost_utils.process_allgather(X, tiled=True))[idx]
-    return np.asarray(X)[idx]
 
 
 def _agreed(result, m: int, pool: int):
