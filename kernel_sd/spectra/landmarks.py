@@ -115,8 +115,8 @@ def select_landmarks(
     Args:
         kernel: a kernel from ``kernel_sd.kernels``.
         X: ``(n, p)`` training inputs (a global array sharded by rows is fine:
-            the pool's rows are gathered, and with several processes every
-            process uses process 0's landmarks).
+            the pool's rows are gathered; with several processes each factors
+            its own share of the pool rows and all use process 0's landmarks).
         m: number of landmarks (``1 <= m <= n``), or ``"auto"``: up to
             ``min(n, AUTO_MAX_LANDMARKS)``, stopping at ``truncation``
             (``AUTO_TRUNCATION`` unless given); ``"rpcholesky"`` only.
@@ -265,9 +265,10 @@ def _take_rows(X: Array, idx: np.ndarray) -> Array:
 def _agreed(result, m: int, pool: int):
     """The selection of process 0 in every process (identical when all agree).
 
-    Each process runs the same seeded selection on the same pool, but the
-    accept/reject comparisons could round differently on different hardware;
-    broadcasting process 0's pivots keeps the landmarks of all processes equal.
+    Each process draws the same seeded candidates from the same gathered
+    residual diagonal, but the accept/reject comparisons could round differently
+    on different hardware; broadcasting process 0's pivots keeps the landmarks
+    of all processes equal.
     """
     if jax.process_count() == 1:
         return result
