@@ -18,7 +18,7 @@ import pytest
 import kernel_sd as ksd
 from kernel_sd import kernels
 
-N, P_DIM, M, ROUNDS, K_TOP = 120, 2, 40, 5, 4
+N, P_DIM, M, ROUNDS, K_TOP, POOL = 120, 2, 40, 5, 4, 101
 KERNEL = kernels.Laplace(lengthscale=0.5)
 
 WORKER = textwrap.dedent(
@@ -36,7 +36,7 @@ WORKER = textwrap.dedent(
     import kernel_sd as ksd
     from kernel_sd import kernels
 
-    N, P_DIM, M, ROUNDS, K_TOP = {consts}
+    N, P_DIM, M, ROUNDS, K_TOP, POOL = {consts}
     rng = np.random.default_rng(7)
     X = rng.uniform(size=(N, P_DIM))
     y = np.sin(3.0 * X[:, 0]) + np.cos(2.0 * X[:, 1]) + 0.3 * rng.standard_normal(N)
@@ -57,6 +57,9 @@ WORKER = textwrap.dedent(
     out = {{}}
     out["gram"] = host(ksd.gram_sharded(k, Xg, Xt))
     spec = ksd.nystrom_spectrum(k, Xg, m=M)
+    lm = ksd.select_landmarks(k, Xg, m=M, pool=POOL, seed=1)  # rows split 50 / 51
+    out.update(lm_indices=lm.indices, lm_chol=host(lm.chol), lm_counts=lm.counts,
+               lm_residual=lm.residual)
     V = host(spec.eigvecs)
     out.update(ny_eigvals=host(spec.eigvals), ny_landmarks=host(spec.landmarks),
                ny_projector=V @ V.T, ny_floor=host(spec.noise_floor))
@@ -77,7 +80,7 @@ WORKER = textwrap.dedent(
     multihost_utils.sync_global_devices("done")
     print("worker", pid, "ok")
     """
-).format(consts=(N, P_DIM, M, ROUNDS, K_TOP))
+).format(consts=(N, P_DIM, M, ROUNDS, K_TOP, POOL))
 
 
 def _free_port() -> int:
@@ -129,6 +132,19 @@ def test_gram_tiles_and_nystrom_spectrum(two_processes, one_process):
     W = np.asarray(ksd.features(KERNEL, X, Xt, spec))
     np.testing.assert_allclose(got["features_gram"], W @ np.diag(spec.eigvals) @ W.T,
                                rtol=1e-10, atol=1e-14)  # fmt: skip
+
+
+def test_rpcholesky_split_over_processes_picks_the_same_pivots(two_processes, one_process):
+    """Each process factors its own rows of the pool (here 50 and 51 of 101):
+    the same pivots, rounds and Cholesky factor of K_mm as one process."""
+    got = two_processes
+    X = one_process[0]
+    lm = ksd.select_landmarks(KERNEL, X, m=M, pool=POOL, seed=1)
+    assert lm.counts.size > 1  # several rounds: rows of F gathered from their owners
+    np.testing.assert_array_equal(got["lm_indices"], lm.indices)
+    np.testing.assert_array_equal(got["lm_counts"], lm.counts)
+    np.testing.assert_allclose(got["lm_residual"], lm.residual, rtol=1e-10)
+    np.testing.assert_allclose(got["lm_chol"], np.asarray(lm.chol), rtol=1e-10, atol=1e-12)
 
 
 def test_self_distillation_trace_and_lanczos(two_processes, one_process):

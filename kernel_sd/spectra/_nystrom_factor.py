@@ -8,6 +8,8 @@ CPU device, else on the tile engine (:func:`kernel_sd.spectra._products.kernel_s
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,8 +175,13 @@ def _sum_over_processes(A: np.ndarray) -> np.ndarray:
         A[None],
         (jax.device_count(),) + A.shape,
     )
-    replicated = NamedSharding(mesh, PartitionSpec())
-    return np.asarray(jax.jit(lambda a: a.sum(0), out_shardings=replicated)(stacked))
+    return np.asarray(_replicated_sum(mesh)(stacked))
+
+
+@lru_cache(maxsize=8)
+def _replicated_sum(mesh: Mesh):
+    """``A ↦ Σ_p A[p]`` replicated over ``mesh``: compiled once per mesh and shape."""
+    return jax.jit(lambda a: a.sum(0), out_shardings=NamedSharding(mesh, PartitionSpec()))
 
 
 def _eigh_factor(kernel: Kernel, Z: Array, dtype) -> tuple[Array, Array, Array]:

@@ -38,6 +38,7 @@ from jax import Array
 from kernel_sd import _validate
 from kernel_sd._warn import warn
 from kernel_sd.kernels import Kernel
+from kernel_sd.spectra._landmarks_split import PoolRows, host_rows
 from kernel_sd.spectra._products import kernel_diagonal
 from kernel_sd.spectra.base import check_kernel_values
 from kernel_sd.spectra.exact import DEFAULT_MAX_MEMORY_GB
@@ -114,8 +115,8 @@ def select_landmarks(
     Args:
         kernel: a kernel from ``kernel_sd.kernels``.
         X: ``(n, p)`` training inputs (a global array sharded by rows is fine:
-            the pool's rows are gathered, and with several processes every
-            process uses process 0's landmarks).
+            the pool's rows are gathered; with several processes each factors
+            its own share of the pool rows and all use process 0's landmarks).
         m: number of landmarks (``1 <= m <= n``), or ``"auto"``: up to
             ``min(n, AUTO_MAX_LANDMARKS)``, stopping at ``truncation``
             (``AUTO_TRUNCATION`` unless given); ``"rpcholesky"`` only.
@@ -242,7 +243,7 @@ def _select(kernel, X, m, method, seed, pool, truncation) -> Landmarks:
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     pool_idx = np.arange(n) if pool >= n else np.sort(rng.choice(n, pool, replace=False))
-    Xp = _host_rows(X, pool_idx)
+    Xp = host_rows(X, pool_idx)
     piv, R, counts, residual = _agreed(
         _rpcholesky(kernel, Xp, m, rng, truncation), m, len(pool_idx)
     )
@@ -261,28 +262,13 @@ def _take_rows(X: Array, idx: np.ndarray) -> Array:
     return jnp.take(X, jnp.asarray(idx), axis=0)
 
 
-def _host_rows(X: Array, idx: np.ndarray) -> np.ndarray:
-    """``X[idx]`` as a NumPy array in every process (gathered from a global array)."""
-    if isinstance(X, jax.Array) and not X.is_fully_addressable:
-        from jax.experimental import multihost_utils
-
-        sharding = X.sharding
-        if isinstance(sharding, jax.sharding.NamedSharding):
-            replicated = jax.sharding.NamedSharding(
-                sharding.mesh, jax.sharding.PartitionSpec()
-            )
-            take = jax.jit(lambda a, i: a[i], out_shardings=replicated)
-            return np.asarray(take(X, jnp.asarray(idx)))
-        return np.asarray(multihost_utils.process_allgather(X, tiled=True))[idx]
-    return np.asarray(X)[idx]
-
-
 def _agreed(result, m: int, pool: int):
     """The selection of process 0 in every process (identical when all agree).
 
-    Each process runs the same seeded selection on the same pool, but the
-    accept/reject comparisons could round differently on different hardware;
-    broadcasting process 0's pivots keeps the landmarks of all processes equal.
+    Each process draws the same seeded candidates from the same gathered
+    residual diagonal, but the accept/reject comparisons could round differently
+    on different hardware; broadcasting process 0's pivots keeps the landmarks
+    of all processes equal.
     """
     if jax.process_count() == 1:
         return result
@@ -322,15 +308,19 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
     Returns ``(pivots, R, counts, residual)``: pivots into ``Xp`` in the order
     chosen, ``R = F[pivots]`` (lower triangular, ``R Rᵀ = K_mm``), and after each
     round the number of pivots and the relative residual trace ``tr E / tr K_PP``.
+    With several processes each computes ``k(X_P, X_T)``, ``F`` and ``d`` on its
+    own rows only (:class:`PoolRows`); all draw the same candidates.
     """
     N, dtype = Xp.shape[0], Xp.dtype
+    own = PoolRows(N)
     Xd = jnp.asarray(Xp)
     diag = np.asarray(_pool_diagonal(kernel, Xd), dtype=np.float64)
     total = float(diag.sum())
     # Residual variances under this are round-off, not information: never pivots.
     tiny = N * np.finfo(dtype).eps * float(diag.max())
     d = np.where(diag > tiny, diag, 0.0)
-    F = np.zeros((N, m), dtype=np.float64, order="F")
+    Xd = jnp.asarray(Xp[own.lo : own.hi]) if own.split else Xd
+    F = np.zeros((own.hi - own.lo, m), dtype=np.float64, order="F")
     b = _rpcholesky_block(m)
     pivots: list[int] = []
     counts: list[int] = []
@@ -344,9 +334,9 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         # Residual among the candidates: H = K_ss − F_s F_sᵀ.
         Xs = Xp[cand]
         H = np.array(_kernel_block(kernel, Xs, Xs), dtype=np.float64)
-        check_kernel_values(kernel, np.isfinite(H).all(), 1.0,
-                            "The kernel values k(x_i, x_j) of the landmark pool", dtype)  # fmt: skip
-        H -= F[cand, :j] @ F[cand, :j].T
+        check_kernel_values(kernel, np.isfinite(H).all(), 1.0, _POOL_VALUES, dtype)
+        F_s = own.rows(F, cand, j)
+        H -= F_s @ F_s.T
         H = 0.5 * (H + H.T)
         accepted, R_T = _accept(H, d[cand], rng.random(b), tiny, m - j)
         if not accepted:
@@ -357,25 +347,30 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         t = T.size
         T_pad = np.concatenate([T, np.full(b - t, T[0])])  # one compiled shape
         G = np.array(_kernel_block(kernel, Xd, Xp[T_pad]), dtype=np.float64)[:, :t]
-        check_kernel_values(kernel, np.isfinite(G).all(), 1.0,
-                            "The kernel values k(x_i, x_j) of the landmark pool", dtype)  # fmt: skip
+        finite = np.isfinite(G).all()
         if j:
-            G -= F[:, :j] @ F[T, :j].T
+            G -= F[:, :j] @ F_s[accepted].T
         F_new = sla.solve_triangular(R_T, G.T, lower=True, check_finite=False).T
         # Rows of the pivots are R: exactly triangular (round-off would leave
         # ~1e-16 above the diagonal for earlier pivots).
-        F_new[T] = R_T
-        F_new[pivots] = 0.0
+        mine, T_own = own.own(T)
+        F_new[T_own] = R_T[mine]
+        F_new[own.own(pivots)[1]] = 0.0
         F[:, j : j + t] = F_new
-        d = np.maximum(d - np.einsum("ij,ij->i", F_new, F_new), 0.0)
-        d[T] = 0.0
-        d[d <= tiny] = 0.0
+        d_own = np.maximum(d[own.lo : own.hi] - np.einsum("ij,ij->i", F_new, F_new), 0.0)
+        d_own[T_own] = 0.0
+        d_own[d_own <= tiny] = 0.0
+        d, finite = own.diagonal(d_own, finite)
+        check_kernel_values(kernel, finite, 1.0, _POOL_VALUES, dtype)
         pivots.extend(T.tolist())
         j += t
         counts.append(j)
         residual.append(float(d.sum()) / total)
     piv = np.asarray(pivots, dtype=np.int64)
-    return piv, F[piv, :j], np.asarray(counts, dtype=np.int64), np.asarray(residual)
+    return piv, own.rows(F, piv, j), np.asarray(counts, dtype=np.int64), np.asarray(residual)
+
+
+_POOL_VALUES = "The kernel values k(x_i, x_j) of the landmark pool"
 
 
 def _accept(H: np.ndarray, drawn: np.ndarray, u: np.ndarray, tiny: float, room: int):
