@@ -6,9 +6,8 @@ features ``k(X_new, X) V/K`` and ``k(X_new, Z) P`` and the predictions
 ``k(X, Z) M A`` (:func:`kernel_matmul`) and ``k(Z, X) y`` (:func:`kernel_rmatmul`),
 the Nyström accumulations ``Σ_b term(k(X_b, Z))`` (:func:`kernel_sum`) and the
 Lanczos products ``k(X_b, X) Q``.
-On a CPU with one device, :func:`kernel_matmul` and the Nyström sum ``Σ_b W_bᵀ W_b``
-run on the host BLAS instead (kernel tiles from their own program, then ``gemm`` or
-``syrk`` updates by NumPy/SciPy: faster than XLA-CPU's dot, and fused with nothing).
+On a CPU the Nyström sum ``Σ_b W_bᵀ W_b`` runs on the host BLAS instead
+(:func:`kernel_gram_host`: kernel tiles from their own program, ``syrk`` updates).
 
 The rule, decided here once: a kernel tile is always the output of its own
 compiled program and the product that consumes it is another program
@@ -85,70 +84,7 @@ def kernel_matmul(
     several split the row tiles over them.
     """
     rows = tile_rows(B.shape[0], block_size)
-    host = _host_operands(A, B, M, devices)
-    if host is not None:
-        return _kernel_matmul_host(kernel, *host, block_size=rows)
     return tile_map(kernel, A, B, _times, shared=M, block_size=rows, devices=devices)
-
-
-def _host_operands(A, B, M, devices) -> tuple | None:
-    """``(A, B, M)`` as host arrays when :func:`kernel_matmul` runs on the host BLAS, else None.
-
-    It does on a CPU with one device: concrete arrays (no tracer of a caller's
-    ``jit``), each a NumPy array or a single-device CPU array, of one float dtype,
-    and no ``devices`` beyond one CPU device. Several devices, accelerators and
-    global arrays keep the row-tile engine.
-    """
-    if devices is not None and (
-        len(devices) != 1 or getattr(devices[0], "platform", None) != "cpu"
-    ):
-        return None
-    arrays = (A, B, M)
-    for a in arrays:
-        if isinstance(a, jax.core.Tracer):
-            return None
-        if isinstance(a, jax.Array):
-            if len(a.devices()) != 1 or next(iter(a.devices())).platform != "cpu":
-                return None
-        elif not isinstance(a, np.ndarray) or jax.default_backend() != "cpu":
-            return None
-    dtypes = {np.dtype(a.dtype) for a in arrays}
-    if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
-        return None
-    return tuple(np.asarray(a) for a in arrays)
-
-
-def _kernel_matmul_host(kernel, A, B, M, *, block_size: int) -> Array:
-    """``k(A, B) @ M`` with kernel tiles from their own program and the products by BLAS.
-
-    Each tile ``k(A_b, B)`` is computed by :func:`_kernel_tile`; the next tile is
-    dispatched before the ``gemm`` of the current one, so XLA evaluates kernel
-    entries while the BLAS multiplies (on one core here the BLAS ``gemm`` runs at
-    about three times XLA-CPU's float64 dot; see :func:`kernel_gram_host`).
-    """
-    n = A.shape[0]
-    out = np.zeros((n,) + M.shape[1:], dtype=M.dtype)
-    if n == 0 or B.shape[0] == 0:
-        return jnp.asarray(out)
-    block = min(block_size, n)
-    B_dev = jnp.asarray(B)
-
-    def launch(i):
-        tile = A[i : i + block]
-        if tile.shape[0] < block:  # one compiled shape: pad, drop below
-            tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
-        return _kernel_tile(kernel, tile, B_dev)
-
-    pending = launch(0)
-    for i in range(0, n, block):
-        current = pending
-        if i + block < n:
-            pending = launch(i + block)  # dispatched: runs during the product below
-        rows = min(block, n - i)
-        # Non-finite kernel values are the callers' to report (as on the engine).
-        with np.errstate(invalid="ignore", over="ignore"):
-            np.matmul(np.asarray(current)[:rows], M, out=out[i : i + rows])
-    return jnp.asarray(out)
 
 
 def kernel_rmatmul(
