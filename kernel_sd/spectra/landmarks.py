@@ -313,13 +313,12 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
     """
     N, dtype = Xp.shape[0], Xp.dtype
     own = PoolRows(N)
-    Xd = jnp.asarray(Xp)
-    diag = np.asarray(_pool_diagonal(kernel, Xd), dtype=np.float64)
+    diag = np.asarray(_pool_diagonal(kernel, jnp.asarray(Xp)), dtype=np.float64)
     total = float(diag.sum())
     # Residual variances under this are round-off, not information: never pivots.
     tiny = N * np.finfo(dtype).eps * float(diag.max())
     d = np.where(diag > tiny, diag, 0.0)
-    Xd = jnp.asarray(Xp[own.lo : own.hi]) if own.split else Xd
+    X_own = jnp.asarray(Xp[own.lo : own.hi])  # the rows this process factors
     F = np.zeros((own.hi - own.lo, m), dtype=np.float64, order="F")
     b = _rpcholesky_block(m)
     pivots: list[int] = []
@@ -346,7 +345,7 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         T = cand[accepted]
         t = T.size
         T_pad = np.concatenate([T, np.full(b - t, T[0])])  # one compiled shape
-        G = np.array(_kernel_block(kernel, Xd, Xp[T_pad]), dtype=np.float64)[:, :t]
+        G = np.array(_kernel_block(kernel, X_own, Xp[T_pad]), dtype=np.float64)[:, :t]
         finite = np.isfinite(G).all()
         if j:
             G -= F[:, :j] @ F_s[accepted].T
