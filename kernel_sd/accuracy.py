@@ -9,6 +9,10 @@ falls below the noise floor or the bound exceeds :data:`ACCURACY_WARNING`.
 
 from __future__ import annotations
 
+from functools import partial
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
@@ -58,27 +62,30 @@ def error_bound(c, d, z0, s_perp0, shrinkage, eta, *, constrained: bool) -> np.n
             relative round-off ``eps``).
         constrained: ``c`` solves the constraint (True) or is fixed (``lam``).
     """
-    c = np.asarray(c, np.float64)
-    d = np.asarray(d, np.float64)
-    live = np.isfinite(c) & (c > 0)
-    cc = np.where(live, c, 1.0)
+    return np.asarray(_bound(c, d, z0, s_perp0, shrinkage, eta, constrained=constrained))
+
+
+@partial(jax.jit, static_argnames="constrained")
+def _bound(c, d, z0, s_perp0, shrinkage, eta, *, constrained: bool) -> Array:
+    """:func:`error_bound` as one compiled program, in the dtype of the trace."""
+    live = jnp.isfinite(c) & (c > 0)
+    cc = jnp.where(live, c, 1.0)
     if constrained:
-        s0 = np.sum(np.asarray(z0, np.float64) ** 2, axis=-1)  # (r,) round-0 energies
-        A = np.asarray(shrinkage, np.float64)
-        ones = np.ones_like(A[..., :1, :])
-        energies = np.concatenate([ones, A[..., :-1, :]], axis=-2) ** 2 * s0
-        a = cc[..., None] / (cc[..., None] + d)
+        lead = (1,) * (shrinkage.ndim - 1)  # explicit broadcasting over rounds, grids
+        s0 = jnp.sum(z0 * z0, axis=-1).reshape(lead + d.shape)  # round-0 energies
+        ones = jnp.ones_like(shrinkage[..., :1, :])
+        energies = jnp.concatenate([ones, shrinkage[..., :-1, :]], axis=-2) ** 2 * s0
+        a = cc[..., None] / (cc[..., None] + d.reshape(lead + d.shape))
         b = 1.0 - a
-        phi = np.sum(energies * a * a, axis=-1)
-        phi[..., 0] += float(s_perp0)
-        slope = 2.0 * np.sum(energies * a * a * b, axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kappa = np.where(phi > 0, slope / phi, np.inf)
-            amp = 1.0 + 2.0 / kappa
+        phi = jnp.sum(energies * a * a, axis=-1)
+        phi = phi.at[..., 0].add(s_perp0)
+        slope = 2.0 * jnp.sum(energies * a * a * b, axis=-1)
+        kappa = jnp.where(phi > 0, slope / jnp.where(phi > 0, phi, 1.0), jnp.inf)
+        amp = 1.0 + 2.0 / kappa
     else:
-        amp = np.ones_like(c)
-    rho = np.where(live, float(eta) / cc * amp, 0.0)
-    return np.cumsum(rho, axis=-1)
+        amp = jnp.ones_like(c)
+    rho = jnp.where(live, eta / cc * amp, 0.0)
+    return jnp.cumsum(rho, axis=-1)
 
 
 def report_rounds(
