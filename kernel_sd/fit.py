@@ -167,6 +167,12 @@ def _coordinates(d: Array, z: Array, filt: Filter, W: Array | None):
     return Hz, coef, test
 
 
+@jax.jit
+def _single_column(arrays):
+    """The one target column of each array (one program, not four slicing ops)."""
+    return jax.tree.map(lambda a: a[..., 0], arrays)
+
+
 def _stored(W) -> bool:
     return W is None or isinstance(W, (jax.Array, np.ndarray))
 
@@ -211,8 +217,7 @@ def apply(
         test = expand(test_features, coef)
     train = expand(spec.eigvecs, Hz)  # f(X) = V diag(h) z for every filter row
     if single:
-        train, coef, z = train[..., 0], coef[..., 0], z[:, 0]
-        test = None if test is None else test[..., 0]
+        train, coef, z, test = _single_column((train, coef, z, test))
     return Trace(
         filter=filters.h,
         train_pred=train,

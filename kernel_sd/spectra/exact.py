@@ -117,7 +117,10 @@ def exact_spectrum(
     """
     _check_memory(X.shape[0], X.dtype.itemsize, max_memory_gb, m_test)
     _warn_if_gathered(X)
-    G, finite, diag_max = kernel_matrix(kernel, X, block_size=block_size)
+    # _eigh_core symmetrises (K + Kᵀ)/2 itself: one pass, not two.
+    G, finite, diag_max = kernel_matrix(
+        kernel, X, block_size=block_size, symmetrise=False
+    )
     check_kernel_values(
         kernel,
         finite,
