@@ -171,6 +171,26 @@ _IN_FLIGHT = 2
 """Tiles dispatched ahead of the host loop before it waits (bounds tile memory)."""
 
 
+@jax.jit
+def evaluate(kernel, X: Array, Z: Array) -> Array:
+    """``kernel(X, Z)`` as one compiled program of its own (no product inside).
+
+    Compiled once per kernel class, static fields and shapes: the small
+    evaluations that guard every public call (a probe of one row, the ``8 × 8``
+    fingerprint of a spectrum) cost microseconds instead of dispatching the
+    kernel's operations one by one (about 1 ms); a kernel tile consumed by a
+    product elsewhere is never fused into it (``kernel_sd.spectra._products``);
+    and :func:`tile_map` reads a tile's shape from its cached trace.
+    """
+    return kernel(X, Z)
+
+
+@jax.jit
+def _evaluate_transposed(kernel, X: Array, Z: Array) -> Array:
+    """``kernel(X, Z)ᵀ`` as one compiled program (see :func:`_tile_transposed`)."""
+    return kernel(X, Z).T
+
+
 def _tile(kernel, blocks: Array, B: Array, i) -> Array:
     """The tile ``k(A_i, B)`` of row block ``i``: the only kernel evaluation of a step."""
     return kernel(blocks[i], B)
@@ -204,12 +224,13 @@ def _tile_programs(
     Program 1 evaluates one tile per device (transposed with ``transpose``);
     program 2 (its output buffer donated) consumes it. With several devices both
     are ``shard_map``-ed over the mesh: each device takes its own block ``i`` of
-    its share of the rows.
+    its share of the rows. Last, ``term`` jitted alone: the shapes of its output
+    come from its cached trace (``eval_shape``), not a new trace per sweep.
     """
     step = functools.partial(_step, term, reduce)
     tile = _tile_transposed if transpose else _tile
     if devices is None:
-        return None, jax.jit(tile), jax.jit(step, donate_argnums=0)
+        return None, jax.jit(tile), jax.jit(step, donate_argnums=0), jax.jit(term)
     mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
     tile_spec = P(None, _AXIS) if transpose else P(_AXIS)
     tile = jax.shard_map(
@@ -221,7 +242,7 @@ def _tile_programs(
         in_specs=(P(_AXIS), tile_spec, P(_AXIS), P(_AXIS), P(), P()),
         out_specs=P(_AXIS),
     )
-    return mesh, jax.jit(tile), jax.jit(consume, donate_argnums=0)
+    return mesh, jax.jit(tile), jax.jit(consume, donate_argnums=0), jax.jit(term)
 
 
 _sum_devices = jax.jit(lambda acc: jax.tree.map(lambda a: jnp.sum(a, axis=0), acc))
@@ -234,20 +255,26 @@ def _tile_sweep(
     block = int(min(block_size, n))
     devices = None if devices is None or len(devices) == 1 else tuple(devices)
     n_dev = 1 if devices is None else len(devices)
-    mesh, tile, consume = _tile_programs(term, reduce, devices, transpose)
+    mesh, tile, consume, term_jit = _tile_programs(term, reduce, devices, transpose)
+    if devices is None and 0 < n <= block_size:
+        # One tile: the term reads it directly (no padding, no output buffer to
+        # update and no reassembly: about 1 ms less at n = 500).
+        K = (_evaluate_transposed if transpose else evaluate)(kernel, A, B)
+        return term_jit(K, jnp.ones((n,), K.dtype), rows, shared)
     (blocks, *rows), mask = _pad_jit((A, *rows), n, block, n_dev)
     rows = tuple(rows)
     steps = blocks.shape[0] // n_dev
 
-    # The shape of one step's term, from abstract evaluation (nothing is computed).
+    # The shape of one step's term, from abstract evaluation (nothing is computed;
+    # both traces are cached by jit).
     def abstract(a):
         return jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
 
-    K = jax.eval_shape(kernel, abstract(blocks), B)
+    K = evaluate.eval_shape(kernel, abstract(blocks), B)
     if transpose:
         K = jax.ShapeDtypeStruct(K.shape[::-1], K.dtype)
     w = jax.ShapeDtypeStruct((block,), K.dtype)
-    val = jax.eval_shape(term, K, w, jax.tree.map(abstract, rows), shared)
+    val = term_jit.eval_shape(K, w, jax.tree.map(abstract, rows), shared)
     lead = (n_dev,) if reduce else (n_dev * steps,)
     out = jax.tree.map(lambda v: jnp.zeros(lead + v.shape, v.dtype), val)
     if mesh is not None:

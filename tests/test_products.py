@@ -16,7 +16,6 @@ from scipy.spatial.distance import cdist
 
 import kernel_sd as ksd
 from kernel_sd import _blocks
-from kernel_sd.spectra import _products
 from kernel_sd.spectra._products import kernel_matmul, kernel_rmatmul, kernel_sum
 
 RBF = ksd.kernels.RBF(lengthscale=0.7)
@@ -40,8 +39,9 @@ def np_rbf(A, B, ell=0.7):
     return np.exp(-cdist(A, B, "sqeuclidean") / (2 * ell * ell))
 
 
-@pytest.mark.parametrize("m, block", [(50, 64), (50, 16), (37, 8)])
+@pytest.mark.parametrize("m, block", [(50, 64), (50, 50), (50, 16), (37, 8)])
 def test_products_equal_numpy(rng, m, block):
+    """One tile (m <= block: no padding, the term reads the tile) and several."""
     A = rng.uniform(-1, 1, (m, 3))
     B = rng.uniform(-1, 1, (23, 3))
     M = rng.standard_normal((23, 4))
@@ -51,6 +51,10 @@ def test_products_equal_numpy(rng, m, block):
         RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(M), block_size=block
     )
     np.testing.assert_allclose(out, K @ M, rtol=1e-12, atol=1e-13)
+    vec = kernel_matmul(
+        RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(M[:, 0]), block_size=block
+    )
+    np.testing.assert_allclose(vec, K @ M[:, 0], rtol=1e-12, atol=1e-13)
     out = kernel_rmatmul(
         RBF, jnp.asarray(A), jnp.asarray(B), jnp.asarray(Y), block_size=block
     )
@@ -73,18 +77,25 @@ def product_programs(monkeypatch):
     original = _blocks._tile_programs
 
     def spy(term, reduce, devices, transpose=False):
-        mesh, tile, consume = original(term, reduce, devices, transpose)
+        mesh, tile, consume, term_jit = original(term, reduce, devices, transpose)
 
-        def consume_checked(*args):
-            if term not in checked_terms:
-                text = consume.lower(*args).compile().as_text()
-                assert " dot(" in text or "custom-call" in text  # it is a product
-                assert kernel_ops(text) == set(), (term.__name__, kernel_ops(text))
-                checked_terms.add(term)
-            seen.append(term.__name__)
-            return consume(*args)
+        def checked(program):
+            """``program`` (consuming a tile: a sweep's step, or the term of a
+            single-tile sweep) checked on its compiled text, and recorded."""
 
-        return mesh, tile, consume_checked
+            def call(*args):
+                if (term, program) not in checked_terms:
+                    text = program.lower(*args).compile().as_text()
+                    assert " dot(" in text or "custom-call" in text  # a product
+                    assert kernel_ops(text) == set(), (term.__name__, kernel_ops(text))
+                    checked_terms.add((term, program))
+                seen.append(term.__name__)
+                return program(*args)
+
+            call.eval_shape = program.eval_shape
+            return call
+
+        return mesh, tile, checked(consume), checked(term_jit)
 
     monkeypatch.setattr(_blocks, "_tile_programs", spy)
     return seen
@@ -110,7 +121,7 @@ def test_no_kernel_evaluation_in_any_product_program(rng, product_programs):
         lambda: ksd.self_distill(kernel, X, y, lam=1e-3, rounds=2, X_test=Xt)
     )
     # On one CPU device the Nyström sums run on the host BLAS (kernel tiles from
-    # their own program, _products._kernel_tile); the row-block engine, used
+    # their own program, _blocks.evaluate); the row-block engine, used
     # with several devices, is checked here by taking that route on one.
     from kernel_sd.spectra import _nystrom_factor as nystrom
 
@@ -125,7 +136,7 @@ def test_no_kernel_evaluation_in_any_product_program(rng, product_programs):
                     vectors="implicit",
                 )  # fmt: skip
             assert product_programs.count(term) == (0 if host else 1)
-    text = _products._kernel_tile.lower(kernel, X, X[:12]).compile().as_text()
+    text = _blocks.evaluate.lower(kernel, X, X[:12]).compile().as_text()
     assert " dot(" not in text  # the host route's tile program has no product
     assert terms(lambda: spec.eigvecs.T @ y) == {"_transposed_times"}
     assert terms(lambda: spec.eigvecs @ jnp.ones(spec.eigvals.shape[0])) == {"_times"}
@@ -145,6 +156,6 @@ def test_negative_control_kernel_and_product_in_one_program():
         text = fused.lower(kernel, A, A, M).compile().as_text()
         assert op in kernel_ops(text) and " dot(" in text
         # ... and the tile program alone does evaluate the kernel
-        _, tile, _ = _blocks._tile_programs(_masked_gram, True, None)
+        _, tile, _, _ = _blocks._tile_programs(_masked_gram, True, None)
         text = tile.lower(kernel, A[None], A, 0).compile().as_text()
         assert op in kernel_ops(text)

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg as sla
 from jax import Array
 
-from kernel_sd._blocks import row_map, tile_map, tile_sum
+from kernel_sd._blocks import evaluate, row_map, tile_map, tile_sum
 
 __all__ = [
     "kernel_matmul",
@@ -185,12 +185,6 @@ def _summary(G: Array) -> tuple[Array, Array, Array]:
     return G, jnp.all(jnp.isfinite(G)), jnp.max(jnp.abs(jnp.diag(G)))
 
 
-@jax.jit
-def _kernel_tile(kernel, A: Array, B: Array) -> Array:
-    """One tile ``k(A_b, B)``: a compiled program of its own (no product inside)."""
-    return kernel(A, B)
-
-
 def kernel_gram_host(
     kernel, A: np.ndarray, B: np.ndarray, R: np.ndarray | None = None, *, block_size: int
 ) -> np.ndarray:
@@ -216,7 +210,7 @@ def kernel_gram_host(
         tile = A[i : i + block]
         if tile.shape[0] < block:  # one compiled shape: pad, drop below
             tile = np.concatenate([tile, np.repeat(tile[:1], block - tile.shape[0], 0)])
-        return _kernel_tile(kernel, tile, B_dev)
+        return evaluate(kernel, tile, B_dev)
 
     pending = launch(0)
     for i in range(0, n, block):

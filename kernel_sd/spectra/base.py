@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from kernel_sd._blocks import evaluate
 from kernel_sd._pytree import dataclass_pytree
 from kernel_sd._warn import warn
 
@@ -270,10 +271,10 @@ def kernel_fingerprint(kernel, X: Array) -> Array:
 
     Two kernels that agree there (e.g. the same kernel written twice) give the
     same spectrum for practical purposes; another class or other
-    hyper-parameters differ. Evaluated eagerly: 64 kernel values, no compilation.
+    hyper-parameters differ. One small compiled program (``_blocks.evaluate``).
     """
     P = jnp.take(X, jnp.asarray(_probe_rows(X.shape[0])), axis=0)
-    return kernel(P, P)
+    return evaluate(kernel, P, P)
 
 
 def kernel_mismatch(spec: Spectrum, kernel, X: Array) -> bool:
