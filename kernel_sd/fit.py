@@ -30,6 +30,7 @@ Two routes fit the same result type:
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -167,6 +168,15 @@ def _coordinates(d: Array, z: Array, filt: Filter, W: Array | None):
     return Hz, coef, test
 
 
+@partial(jax.jit, static_argnums=5)
+def _apply_stored(d, V, z, filt: Filter, W, single: bool):
+    """:func:`apply`'s products for stored eigenvectors and features, compiled together."""
+    Hz, coef, test = _coordinates(d, z, filt, W)
+    train = expand(V, Hz)
+    out = (train, coef, test, z)
+    return _single_column(out) if single else out
+
+
 @jax.jit
 def _single_column(arrays):
     """The one target column of each array (one program, not four slicing ops)."""
@@ -211,13 +221,19 @@ def apply(
     if z is None:
         z, _ = targets_in_eigenbasis(spec, y[:, None] if single else y)
     stored = _stored(test_features)
-    W = test_features if stored else None
-    Hz, coef, test = _coordinates(spec.eigvals, z, filters, W)
-    if not stored:  # W α = k(X_test, B) (P α), all rows of α in one pass
-        test = expand(test_features, coef)
-    train = expand(spec.eigvecs, Hz)  # f(X) = V diag(h) z for every filter row
-    if single:
-        train, coef, z, test = _single_column((train, coef, z, test))
+    if stored and isinstance(spec.eigvecs, jax.Array):
+        # every product in one program: no intermediate (grid, T, r) copies
+        train, coef, test, z = _apply_stored(
+            spec.eigvals, spec.eigvecs, z, filters, test_features, single
+        )
+    else:
+        W = test_features if stored else None
+        Hz, coef, test = _coordinates(spec.eigvals, z, filters, W)
+        if not stored:  # W α = k(X_test, B) (P α), all rows of α in one pass
+            test = expand(test_features, coef)
+        train = expand(spec.eigvecs, Hz)  # f(X) = V diag(h) z for every filter row
+        if single:
+            train, coef, z, test = _single_column((train, coef, z, test))
     return Trace(
         filter=filters.h,
         train_pred=train,

@@ -75,19 +75,21 @@ class MultiplierResult(NamedTuple):
     """() ``φ(0+)``: energy of the targets on the numerical null space of ``G``."""
 
 
-def _residual_terms(d: Array, s: Array, s_perp: Array, c: Array):
-    """``φ(c)``, ``ψ(c) = ‖y‖² − φ(c)`` and ``w(c) = dφ/d(log c)``, all cancellation-free.
+def _level_terms(d: Array, s: Array, s_perp: Array, c: Array, use_phi: Array):
+    """``(φ(c), w(c))`` when ``use_phi``, else ``(ψ(c), w(c))``, cancellation-free.
 
     With ``a = c/(c + d)`` and ``b = d/(c + d)`` (so ``a + b = 1``):
-    ``φ = s_⊥ + Σ s a²``, ``ψ = Σ s b (1 + a)``, ``w = 2 Σ s a² b``.
+    ``φ = s_⊥ + Σ s a²``, ``ψ = ‖y‖² − φ = Σ s b (1 + a)``, ``w = dφ/d(log c) =
+    2 Σ s a² b``. The root finder's inner loop: one division per term and two
+    sums (the one of ``φ``, ``ψ`` it uses, and ``w``).
     """
-    inv = 1.0 / (c + d)  # one division per term: this is the root finder's inner loop
+    inv = 1.0 / (c + d)
     a = c * inv
     b = d * inv
-    phi = s_perp + jnp.sum(s * a * a)
-    psi = jnp.sum(s * b * (1.0 + a))
-    w = 2.0 * jnp.sum(s * a * a * b)
-    return phi, psi, w
+    sa2 = s * a * a
+    level = jnp.sum(jnp.where(use_phi, sa2, s * b * (1.0 + a)))
+    w = 2.0 * jnp.sum(sa2 * b)
+    return jnp.where(use_phi, s_perp + level, level), w
 
 
 @jax.jit
@@ -150,10 +152,10 @@ def multiplier_core(
     tol = 64.0 * eps
 
     def F(u):
-        phi, psi, w = _residual_terms(d, s, s_perp, jnp.exp(u))
-        val = jnp.where(use_phi, jnp.log(phi) - log_target, log_target - jnp.log(psi))
-        slope = w / jnp.where(use_phi, phi, psi)
-        return val, slope
+        # log φ − log Kε, or log(‖y‖² − Kε) − log ψ, and its derivative in u.
+        level, w = _level_terms(d, s, s_perp, jnp.exp(u), use_phi)
+        val = jnp.where(use_phi, jnp.log(level) - log_target, log_target - jnp.log(level))
+        return val, w / level
 
     def cond(state):
         _, _, _, it, done = state
