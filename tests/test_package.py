@@ -18,6 +18,7 @@ IMPORT = textwrap.dedent(
     import kernel_sd
     assert "matplotlib" not in sys.modules, "import kernel_sd loaded matplotlib"
     assert "sklearn" not in sys.modules, "import kernel_sd loaded scikit-learn"
+    assert "scipy" not in sys.modules, "import kernel_sd loaded SciPy"
     kernel_sd.plotting  # first use imports it (and matplotlib)
     assert "matplotlib" in sys.modules
     print("lazy ok")
@@ -25,7 +26,7 @@ IMPORT = textwrap.dedent(
 )
 
 
-def test_import_does_not_load_matplotlib_or_sklearn():
+def test_import_does_not_load_matplotlib_sklearn_or_scipy():
     proc = subprocess.run(
         [sys.executable, "-c", IMPORT], capture_output=True, text=True, timeout=120
     )

@@ -25,7 +25,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg as sla
 from jax import Array
 
 from kernel_sd._blocks import evaluate, row_map, tile_map, tile_sum
@@ -201,6 +200,8 @@ def kernel_gram_host(
     """
     w = B.shape[0] if R is None else R.shape[1]
     S = np.zeros((w, w), dtype=A.dtype, order="F")
+    import scipy.linalg as sla  # on first use: `import kernel_sd` loads no SciPy
+
     syrk = sla.get_blas_funcs("syrk", (S,))
     n = A.shape[0]
     block = min(block_size, n)

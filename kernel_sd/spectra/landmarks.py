@@ -32,7 +32,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg as sla
 from jax import Array
 
 from kernel_sd import _validate
@@ -311,6 +310,8 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
     With several processes each computes ``k(X_P, X_T)``, ``F`` and ``d`` on its
     own rows only (:class:`PoolRows`); all draw the same candidates.
     """
+    import scipy.linalg as sla  # on first use: `import kernel_sd` loads no SciPy
+
     N, dtype = Xp.shape[0], Xp.dtype
     own = PoolRows(N)
     diag = np.asarray(_pool_diagonal(kernel, jnp.asarray(Xp)), dtype=np.float64)

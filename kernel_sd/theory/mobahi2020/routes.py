@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.optimize
 
 import kernel_sd as ksd
 from kernel_sd import filters
@@ -48,6 +47,8 @@ def _dense_multiplier(G, y, K, eps, d_min, d_max):
     hi = math.log(d_max / (r - 1.0)) + 1e-6
     if gap(lo) > 0 or gap(hi) < 0:
         return None
+    import scipy.optimize  # on first use: `import kernel_sd` loads no SciPy
+
     return math.exp(scipy.optimize.brentq(gap, lo, hi, xtol=1e-15, rtol=4 * _EPS))
 
 
