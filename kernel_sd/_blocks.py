@@ -185,12 +185,6 @@ def evaluate(kernel, X: Array, Z: Array) -> Array:
     return kernel(X, Z)
 
 
-@jax.jit
-def _evaluate_transposed(kernel, X: Array, Z: Array) -> Array:
-    """``kernel(X, Z)ᵀ`` as one compiled program (see :func:`_tile_transposed`)."""
-    return kernel(X, Z).T
-
-
 def _tile(kernel, blocks: Array, B: Array, i) -> Array:
     """The tile ``k(A_i, B)`` of row block ``i``: the only kernel evaluation of a step."""
     return kernel(blocks[i], B)
@@ -259,7 +253,7 @@ def _tile_sweep(
     if devices is None and 0 < n <= block_size:
         # One tile: the term reads it directly (no padding, no output buffer to
         # update and no reassembly: about 1 ms less at n = 500).
-        K = (_evaluate_transposed if transpose else evaluate)(kernel, A, B)
+        K = tile(kernel, A[None], B, 0)
         return term_jit(K, jnp.ones((n,), K.dtype), rows, shared)
     (blocks, *rows), mask = _pad_jit((A, *rows), n, block, n_dev)
     rows = tuple(rows)

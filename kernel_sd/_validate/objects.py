@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from kernel_sd._blocks import evaluate
 from kernel_sd._validate.arrays import inputs
 from kernel_sd._validate.values import all_finite, describe, real_array
 
@@ -41,12 +42,10 @@ def _probe_kernel(kernel, X: Array) -> None:
     """``kernel(x_0, x_0)`` evaluates to a ``(1, 1)`` array: catches hyper-parameters of
     the wrong shape (any with several values broadcasts to a larger result), or a
     kernel that fails on these inputs, before any long work."""
-    from kernel_sd._blocks import evaluate
-
     kind = type(kernel).__name__
     P = X[:1]
     try:
-        shape = tuple(jax.eval_shape(evaluate, kernel, P, P).shape)
+        shape = tuple(evaluate.eval_shape(kernel, P, P).shape)
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{kind}: evaluating the kernel on a row of `X` failed "

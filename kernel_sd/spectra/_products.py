@@ -198,10 +198,10 @@ def kernel_gram_host(
     81–99 GFLOP/s for ``dsyrk`` against 27–32 for XLA-CPU's float64 dot).
     ``A`` and ``B`` are host arrays of the rows this process sums.
     """
-    w = B.shape[0] if R is None else R.shape[1]
-    S = np.zeros((w, w), dtype=A.dtype, order="F")
     import scipy.linalg as sla  # on first use: `import kernel_sd` loads no SciPy
 
+    w = B.shape[0] if R is None else R.shape[1]
+    S = np.zeros((w, w), dtype=A.dtype, order="F")
     syrk = sla.get_blas_funcs("syrk", (S,))
     n = A.shape[0]
     block = min(block_size, n)

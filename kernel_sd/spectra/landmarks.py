@@ -35,6 +35,7 @@ import numpy as np
 from jax import Array
 
 from kernel_sd import _validate
+from kernel_sd._blocks import evaluate
 from kernel_sd._warn import warn
 from kernel_sd.kernels import Kernel
 from kernel_sd.spectra._landmarks_split import PoolRows, host_rows
@@ -293,11 +294,6 @@ def _rpcholesky_block(m: int) -> int:
     return max(16, min(256, -(-m // 8)))
 
 
-@jax.jit
-def _kernel_block(kernel, A, B):
-    return kernel(A, B)
-
-
 _pool_diagonal = jax.jit(kernel_diagonal)
 
 
@@ -333,7 +329,7 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         cand = rng.choice(N, size=b, p=d / left)
         # Residual among the candidates: H = K_ss − F_s F_sᵀ.
         Xs = Xp[cand]
-        H = np.array(_kernel_block(kernel, Xs, Xs), dtype=np.float64)
+        H = np.array(evaluate(kernel, Xs, Xs), dtype=np.float64)
         check_kernel_values(kernel, np.isfinite(H).all(), 1.0, _POOL_VALUES, dtype)
         F_s = own.rows(F, cand, j)
         H -= F_s @ F_s.T
@@ -346,7 +342,7 @@ def _rpcholesky(kernel, Xp: np.ndarray, m: int, rng, truncation):
         T = cand[accepted]
         t = T.size
         T_pad = np.concatenate([T, np.full(b - t, T[0])])  # one compiled shape
-        G = np.array(_kernel_block(kernel, X_own, Xp[T_pad]), dtype=np.float64)[:, :t]
+        G = np.array(evaluate(kernel, X_own, Xp[T_pad]), dtype=np.float64)[:, :t]
         finite = np.isfinite(G).all()
         if j:
             G -= F[:, :j] @ F_s[accepted].T
