@@ -134,6 +134,17 @@ def test_bench_shapes_quick_writes_results(tmp_path, capsys):
     assert (tmp_path / "bench_shapes.json").exists()
 
 
+def test_bench_import_quick_records_both_imports(tmp_path, capsys):
+    import json
+
+    assert cli.main(["bench", "import", "--quick", "--out", str(tmp_path)]) == 0
+    assert "kernel_sd - jax" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "bench_import.json").read_text())["numbers"]
+    assert doc["heavy_loaded"] == []  # matplotlib, scikit-learn, SciPy: on first use
+    for module in ("jax", "kernel_sd"):
+        assert doc["median"][module]["cpu"] > 0 and doc["median"][module]["wall"] > 0
+
+
 def _table(out: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
 
